@@ -1,0 +1,296 @@
+//! The GPT disk: protective MBR, primary and backup headers and entry
+//! arrays, partitions 1 MiB aligned, each partition image copied into place
+//! without writing its zero stretches (the file stays sparse).
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::hash::Guid;
+use super::inventory::PartitionRecord;
+use super::BuildError;
+
+pub const SECTOR: u64 = 512;
+const ALIGN_SECTORS: u64 = (1 << 20) / SECTOR;
+const ENTRY_COUNT: u32 = 128;
+const ENTRY_SIZE: u32 = 128;
+const ENTRY_SECTORS: u64 = (ENTRY_COUNT as u64 * ENTRY_SIZE as u64) / SECTOR;
+const HEADER_SIZE: u32 = 92;
+
+pub const ESP_TYPE: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+pub const LINUX_FS_TYPE: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+
+/// A partition to place.
+#[derive(Debug, Clone)]
+pub struct PartitionSpec {
+    pub name: String,
+    pub type_guid: Guid,
+    pub unique_guid: Guid,
+    /// Bytes; rounded up to whole MiB.
+    pub size: u64,
+    /// Its content; `None` leaves it zero.
+    pub image: Option<PathBuf>,
+}
+
+/// Where everything goes.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub disk_guid: Guid,
+    pub total_sectors: u64,
+    pub partitions: Vec<(PartitionSpec, u64, u64)>,
+}
+
+impl Layout {
+    /// Lays partitions out one after the other from 1 MiB, each 1 MiB
+    /// aligned, and leaves 1 MiB at the end for the backup GPT.
+    pub fn new(disk_guid: Guid, specs: Vec<PartitionSpec>) -> Layout {
+        let mut next = ALIGN_SECTORS;
+        let mut partitions = Vec::new();
+        for spec in specs {
+            let sectors = spec.size.div_ceil(SECTOR).div_ceil(ALIGN_SECTORS) * ALIGN_SECTORS;
+            let first = next;
+            let last = first + sectors - 1;
+            next = last + 1;
+            partitions.push((spec, first, last));
+        }
+        Layout {
+            disk_guid,
+            total_sectors: next + ALIGN_SECTORS,
+            partitions,
+        }
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.total_sectors * SECTOR
+    }
+
+    /// The partition table as the inventory records it.
+    pub fn records(&self) -> Vec<PartitionRecord> {
+        self.partitions
+            .iter()
+            .zip(1u32..)
+            .map(|((spec, first, last), number)| PartitionRecord {
+                number,
+                name: spec.name.clone(),
+                first_lba: *first,
+                last_lba: *last,
+                size: (last - first + 1) * SECTOR,
+                type_guid: spec.type_guid.to_string(),
+                unique_guid: spec.unique_guid.to_string(),
+            })
+            .collect()
+    }
+
+    fn entries(&self) -> Vec<u8> {
+        let mut out = vec![0u8; (ENTRY_COUNT * ENTRY_SIZE) as usize];
+        for (i, (spec, first, last)) in self.partitions.iter().enumerate() {
+            let e = &mut out[i * ENTRY_SIZE as usize..(i + 1) * ENTRY_SIZE as usize];
+            e[0..16].copy_from_slice(&spec.type_guid.to_gpt_bytes());
+            e[16..32].copy_from_slice(&spec.unique_guid.to_gpt_bytes());
+            e[32..40].copy_from_slice(&first.to_le_bytes());
+            e[40..48].copy_from_slice(&last.to_le_bytes());
+            for (j, unit) in spec.name.encode_utf16().take(36).enumerate() {
+                e[56 + 2 * j..58 + 2 * j].copy_from_slice(&unit.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    fn header(&self, primary: bool, entries_crc: u32) -> Vec<u8> {
+        let last = self.total_sectors - 1;
+        let (my_lba, alternate, entries_lba) = if primary {
+            (1, last, 2)
+        } else {
+            (last, 1, last - ENTRY_SECTORS)
+        };
+        let mut h = vec![0u8; SECTOR as usize];
+        h[0..8].copy_from_slice(b"EFI PART");
+        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
+        h[12..16].copy_from_slice(&HEADER_SIZE.to_le_bytes());
+        h[24..32].copy_from_slice(&my_lba.to_le_bytes());
+        h[32..40].copy_from_slice(&alternate.to_le_bytes());
+        h[40..48].copy_from_slice(&(2 + ENTRY_SECTORS).to_le_bytes());
+        h[48..56].copy_from_slice(&(last - ENTRY_SECTORS - 1).to_le_bytes());
+        h[56..72].copy_from_slice(&self.disk_guid.to_gpt_bytes());
+        h[72..80].copy_from_slice(&entries_lba.to_le_bytes());
+        h[80..84].copy_from_slice(&ENTRY_COUNT.to_le_bytes());
+        h[84..88].copy_from_slice(&ENTRY_SIZE.to_le_bytes());
+        h[88..92].copy_from_slice(&entries_crc.to_le_bytes());
+        let crc = crc32fast::hash(&h[..HEADER_SIZE as usize]);
+        h[16..20].copy_from_slice(&crc.to_le_bytes());
+        h
+    }
+
+    fn protective_mbr(&self) -> Vec<u8> {
+        let mut mbr = vec![0u8; SECTOR as usize];
+        let sectors = u32::try_from(self.total_sectors - 1).unwrap_or(u32::MAX);
+        let entry = &mut mbr[446..462];
+        entry[1..4].copy_from_slice(&[0x00, 0x02, 0x00]); // CHS of LBA 1
+        entry[4] = 0xEE;
+        entry[5..8].copy_from_slice(&[0xFF, 0xFF, 0xFF]);
+        entry[8..12].copy_from_slice(&1u32.to_le_bytes());
+        entry[12..16].copy_from_slice(&sectors.to_le_bytes());
+        mbr[510] = 0x55;
+        mbr[511] = 0xAA;
+        mbr
+    }
+}
+
+/// Writes the disk image at `path`.
+pub fn write(path: &Path, layout: &Layout) -> Result<(), BuildError> {
+    let err = |what: &str| BuildError::io(format!("{what} {}", path.display()));
+    if path.exists() {
+        std::fs::remove_file(path).map_err(err("cannot replace"))?;
+    }
+    let mut disk = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(err("cannot create"))?;
+    disk.set_len(layout.size_bytes())
+        .map_err(err("cannot size"))?;
+
+    let entries = layout.entries();
+    let entries_crc = crc32fast::hash(&entries);
+    let last = layout.total_sectors - 1;
+    let mut put = |lba: u64, bytes: &[u8]| -> Result<(), BuildError> {
+        disk.seek(SeekFrom::Start(lba * SECTOR))
+            .map_err(err("cannot seek in"))?;
+        disk.write_all(bytes).map_err(err("cannot write"))
+    };
+    put(0, &layout.protective_mbr())?;
+    put(1, &layout.header(true, entries_crc))?;
+    put(2, &entries)?;
+    put(last - ENTRY_SECTORS, &entries)?;
+    put(last, &layout.header(false, entries_crc))?;
+
+    for (spec, first, last) in &layout.partitions {
+        if let Some(image) = &spec.image {
+            copy_sparse(
+                image,
+                &mut disk,
+                *first * SECTOR,
+                (last - first + 1) * SECTOR,
+            )?;
+        }
+    }
+    disk.sync_all().map_err(err("cannot sync"))
+}
+
+/// Copies `image` to `offset` of `disk`, skipping blocks of zeros.
+fn copy_sparse(
+    image: &Path,
+    disk: &mut std::fs::File,
+    offset: u64,
+    room: u64,
+) -> Result<(), BuildError> {
+    let mut src = std::fs::File::open(image)
+        .map_err(BuildError::io(format!("cannot open {}", image.display())))?;
+    let len = src
+        .metadata()
+        .map_err(BuildError::io(format!("cannot stat {}", image.display())))?
+        .len();
+    if len > room {
+        return Err(BuildError::Invalid(format!(
+            "{} is {len} bytes, its partition only {room}",
+            image.display()
+        )));
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    while pos < len {
+        let n = usize::try_from((len - pos).min(buf.len() as u64)).unwrap_or(buf.len());
+        src.read_exact(&mut buf[..n])
+            .map_err(BuildError::io(format!("cannot read {}", image.display())))?;
+        if buf[..n].iter().any(|b| *b != 0) {
+            disk.seek(SeekFrom::Start(offset + pos))
+                .and_then(|_| disk.write_all(&buf[..n]))
+                .map_err(BuildError::io("cannot write the disk image"))?;
+        }
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(dir: &Path) -> Layout {
+        let esp = dir.join("esp.img");
+        std::fs::write(&esp, vec![0xAB; 4096]).unwrap();
+        let guid = |p: &str| Guid::derive("test", p);
+        let spec = |name: &str, ty: &str, mib: u64, image: Option<PathBuf>| PartitionSpec {
+            name: name.into(),
+            type_guid: Guid::parse(ty).unwrap(),
+            unique_guid: guid(name),
+            size: mib << 20,
+            image,
+        };
+        Layout::new(
+            guid("disk"),
+            vec![
+                spec("esp", ESP_TYPE, 2, Some(esp)),
+                spec("cairn-a", LINUX_FS_TYPE, 3, None),
+                spec("cairn-b", LINUX_FS_TYPE, 3, None),
+                spec("cairn-data", LINUX_FS_TYPE, 1, None),
+            ],
+        )
+    }
+
+    #[test]
+    fn layout_is_mib_aligned() {
+        let dir = std::env::temp_dir();
+        let layout = sample(&dir);
+        let lbas: Vec<_> = layout.partitions.iter().map(|(_, f, l)| (*f, *l)).collect();
+        assert_eq!(
+            lbas,
+            [(2048, 6143), (6144, 12287), (12288, 18431), (18432, 20479)]
+        );
+        assert_eq!(layout.total_sectors, 22528);
+    }
+
+    #[test]
+    fn reads_back_with_an_independent_parser() {
+        let dir = std::env::temp_dir().join(format!("cairn-gpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let layout = sample(&dir);
+        let image = dir.join("disk.img");
+        write(&image, &layout).unwrap();
+        let bytes = std::fs::read(&image).unwrap();
+        assert_eq!(bytes.len() as u64, layout.size_bytes());
+        assert_eq!(&bytes[510..512], &[0x55, 0xAA]);
+        assert_eq!(bytes[446 + 4], 0xEE);
+        // Header CRC and entries CRC hold, primary and backup.
+        for lba in [1, layout.total_sectors - 1] {
+            let h = &bytes[(lba * SECTOR) as usize..(lba * SECTOR) as usize + 92];
+            let mut zeroed = h.to_vec();
+            zeroed[16..20].fill(0);
+            assert_eq!(crc32fast::hash(&zeroed).to_le_bytes(), h[16..20]);
+            let entries_lba = u64::from_le_bytes(h[72..80].try_into().unwrap());
+            let start = (entries_lba * SECTOR) as usize;
+            assert_eq!(
+                crc32fast::hash(&bytes[start..start + 16384]).to_le_bytes(),
+                h[88..92]
+            );
+        }
+        assert_eq!(&bytes[2048 * 512..2048 * 512 + 4096], &[0xAB; 4096][..]);
+
+        let disk = gpt::GptConfig::new().writable(false).open(&image).unwrap();
+        let parts = disk.partitions();
+        let names: Vec<_> = parts.values().map(|p| p.name.clone()).collect();
+        assert_eq!(names, ["esp", "cairn-a", "cairn-b", "cairn-data"]);
+        let esp = &parts[&1];
+        assert_eq!(esp.first_lba, 2048);
+        assert_eq!(esp.last_lba, 6143);
+        assert_eq!(esp.part_type_guid.guid.to_string().to_uppercase(), ESP_TYPE);
+        assert_eq!(
+            esp.part_guid.to_string().to_uppercase(),
+            Guid::derive("test", "esp").to_string()
+        );
+        assert_eq!(
+            disk.guid().to_string().to_uppercase(),
+            Guid::derive("test", "disk").to_string()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,8 @@
+//! The host side of Cairn: `cairn build` turns a manifest into a disk image,
+//! `cairn run` boots it in QEMU.
+#![forbid(unsafe_code)]
+
+pub mod board;
+pub mod build;
+pub mod qemu;
+pub mod run;

@@ -1,0 +1,82 @@
+//! `cairn`: build a Cairn disk image from a manifest, or boot one in QEMU.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cairn_image_builder::build::{build, BuildError, BuildOptions};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Build and boot Cairn appliance images"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Build a reproducible GPT disk image from a system.toml.
+    Build(BuildArgs),
+    /// Boot a built image (or a system.toml, built first) in QEMU.
+    Run(cairn_image_builder::run::RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BuildArgs {
+    /// The manifest to build.
+    manifest: PathBuf,
+    /// Output directory: disk.img, inventory.json, system.toml, board.toml.
+    #[arg(long)]
+    out: PathBuf,
+    /// Board config (default: board-configs/qemu-x86_64.toml).
+    #[arg(long)]
+    board: Option<PathBuf>,
+    /// The PID 1 binary (default: $CAIRN_INIT, then cairn-init beside cairn).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Download cache (default: $CAIRN_CACHE, then $XDG_CACHE_HOME/cairn or ~/.cache/cairn).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Build(args) => run_build(&args),
+        Cmd::Run(args) => cairn_image_builder::run::run_command(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let manifest_error = err.chain().any(|cause| {
+                cause
+                    .downcast_ref::<BuildError>()
+                    .is_some_and(BuildError::is_manifest_error)
+            });
+            eprintln!("cairn: error: {err:#}");
+            if manifest_error {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
+    build(&BuildOptions {
+        manifest: args.manifest.clone(),
+        out_dir: args.out.clone(),
+        board: args.board.clone(),
+        init_binary: args.init.clone(),
+        cache_dir: args.cache.clone(),
+        progress: true,
+    })
+    .with_context(|| format!("cannot build {}", args.manifest.display()))?;
+    Ok(())
+}

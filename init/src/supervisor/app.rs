@@ -1,0 +1,216 @@
+//! What an app instance is started with: its label, environment, command, and
+//! whether it is started again after it exits.
+//!
+//! The environment is the app's contract with the OS (see the manifest
+//! reference): a clean base, then the manifest's `env`, then the variables
+//! the OS guarantees (`CAIRN_APP`, `CAIRN_INSTANCE`, `PORT_<NAME>`), which
+//! the app's own env cannot override.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use cairn_manifest::{App, Restart};
+
+use super::SupervisorConfig;
+use crate::sys::process::ExitStatus;
+use crate::sys::spawn::{self, ChildSetup};
+
+/// `web` for instance 0, `web.2` for instance 2: the console prefix and the
+/// name in PID 1's messages.
+pub fn label(name: &str, instance: u32) -> String {
+    if instance == 0 {
+        name.to_string()
+    } else {
+        format!("{name}.{instance}")
+    }
+}
+
+/// `PORT_<NAME>`: upper case, with `-` (invalid in a shell variable) as `_`.
+pub fn port_variable(port: &str) -> String {
+    let name: String = port
+        .chars()
+        .map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect();
+    format!("PORT_{name}")
+}
+
+/// The complete environment of one instance.
+pub fn build_env(app: &App, instance: u32, offset: u16) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("PATH".to_string(), "/bin:/usr/bin".to_string());
+    env.insert("HOME".to_string(), "/".to_string());
+    for (key, value) in &app.env {
+        env.insert(key.clone(), value.clone());
+    }
+    env.insert("CAIRN_APP".to_string(), app.name.clone());
+    env.insert("CAIRN_INSTANCE".to_string(), instance.to_string());
+    for port in app.ports.keys() {
+        if let Some(number) = app.port_for(port, offset, instance) {
+            env.insert(port_variable(port), number.to_string());
+        }
+    }
+    env
+}
+
+/// Whether an instance that ended with `status` is started again.
+pub fn should_restart(policy: Restart, status: ExitStatus) -> bool {
+    match policy {
+        Restart::Always => true,
+        Restart::OnFailure => !status.success(),
+        Restart::Never => false,
+    }
+}
+
+/// The uid (and gid) an app runs as.
+pub fn app_uid(name: &str) -> u32 {
+    cairn_manifest::app_uid(name)
+}
+
+/// The command for one instance, with stdio and child setup in place:
+/// stdin from /dev/null, stdout and stderr to pipes PID 1 reads.
+pub fn command(app: &App, instance: u32, config: &SupervisorConfig) -> io::Result<Command> {
+    let argv = app.expand_exec(config.port_offset, instance);
+    let Some((program, args)) = argv.split_first() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "exec is empty"));
+    };
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .envs(build_env(app, instance, config.port_offset))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let root: Option<PathBuf> = config.chroot.then(|| config.apps_root.join(&app.name));
+    let ids = config.drop_privileges.then(|| {
+        let uid = app_uid(&app.name);
+        (uid, uid)
+    });
+    spawn::apply(&mut command, ChildSetup::new(root.as_deref(), ids)?);
+    Ok(command)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use cairn_manifest::{Limits, Sockets};
+    use std::time::Duration;
+
+    pub fn app(name: &str, exec: &[&str]) -> App {
+        App {
+            name: name.to_string(),
+            bundle: PathBuf::from("build").join(name),
+            exec: exec.iter().map(|s| s.to_string()).collect(),
+            env: BTreeMap::new(),
+            instances: 1,
+            after: Vec::new(),
+            restart: Restart::OnFailure,
+            stop_timeout: Duration::from_secs(10),
+            sockets: Sockets::Bound,
+            ports: BTreeMap::new(),
+            paths: BTreeMap::new(),
+            limits: Limits::default(),
+            health: None,
+        }
+    }
+
+    #[test]
+    fn labels_number_only_extra_instances() {
+        assert_eq!(label("web", 0), "web");
+        assert_eq!(label("web", 2), "web.2");
+    }
+
+    #[test]
+    fn environment_follows_the_contract() {
+        let mut web = app("web", &["/bin/web"]);
+        web.ports.insert("http".to_string(), 8080);
+        web.ports.insert("admin-api".to_string(), 9000);
+        web.env.insert("RUST_LOG".to_string(), "info".to_string());
+        web.env.insert("PATH".to_string(), "/opt/bin".to_string());
+        web.env
+            .insert("CAIRN_APP".to_string(), "spoofed".to_string());
+        let env = build_env(&web, 2, 100);
+        let expected: BTreeMap<String, String> = [
+            ("CAIRN_APP", "web"),
+            ("CAIRN_INSTANCE", "2"),
+            ("HOME", "/"),
+            ("PATH", "/opt/bin"),
+            ("PORT_ADMIN_API", "9102"),
+            ("PORT_HTTP", "8182"),
+            ("RUST_LOG", "info"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(env, expected);
+    }
+
+    #[test]
+    fn restart_decision_table() {
+        use ExitStatus::{Code, Signal};
+        let cases = [
+            (Restart::Always, Code(0), true),
+            (Restart::Always, Code(1), true),
+            (Restart::Always, Signal(9), true),
+            (Restart::OnFailure, Code(0), false),
+            (Restart::OnFailure, Code(3), true),
+            (Restart::OnFailure, Signal(15), true),
+            (Restart::Never, Code(0), false),
+            (Restart::Never, Code(1), false),
+            (Restart::Never, Signal(11), false),
+        ];
+        for (policy, status, expected) in cases {
+            assert_eq!(
+                should_restart(policy, status),
+                expected,
+                "{policy:?} {status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn command_expands_ports_and_runs_with_exactly_the_contract_env() {
+        let mut web = app(
+            "web",
+            &["/usr/bin/env", "--listen", "0.0.0.0:${ports.http}"],
+        );
+        web.ports.insert("http".to_string(), 8080);
+        let config = SupervisorConfig::host();
+        let command = command(&web, 1, &config).unwrap();
+        let args: Vec<_> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args, ["--listen", "0.0.0.0:8081"]);
+
+        // Run `env` itself (no arguments) to see what a child really gets.
+        let mut printer = app("printer", &["/usr/bin/env"]);
+        printer.ports.insert("http".to_string(), 8080);
+        let out = command_for_test(&printer, 1, &config);
+        let mut lines: Vec<&str> = out.lines().collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                "CAIRN_APP=printer",
+                "CAIRN_INSTANCE=1",
+                "HOME=/",
+                "PATH=/bin:/usr/bin",
+                "PORT_HTTP=8081"
+            ]
+        );
+    }
+
+    fn command_for_test(app: &App, instance: u32, config: &SupervisorConfig) -> String {
+        let out = command(app, instance, config).unwrap().output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+}

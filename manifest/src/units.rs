@@ -1,0 +1,207 @@
+//! Durations ("500ms", "1h30m") and sizes ("64KiB", "1GiB") as written in
+//! manifests and board configs.
+
+use std::time::Duration;
+
+const DURATION_UNITS: &[(&str, u64)] = &[
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+];
+
+const DURATION_HELP: &str = "write a number and a unit, like \"500ms\", \"5s\", \"10m\", \"1h\" or \"1h30m\" (units: ms, s, m, h, d)";
+
+/// Parses a duration: one or more `<integer><unit>` parts, largest unit
+/// first, each unit at most once: `"500ms"`, `"5s"`, `"10m"`, `"1h30m"`, `"2d"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.is_empty() {
+        return Err(format!("empty duration; {DURATION_HELP}"));
+    }
+    let mut total_ms: u64 = 0;
+    let mut last_rank: Option<usize> = None;
+    for (number, unit) in split_parts(s).map_err(|e| format!("{e}; {DURATION_HELP}"))? {
+        let Some(rank) = DURATION_UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(if unit.is_empty() {
+                format!("`{s}` has no unit; {DURATION_HELP}")
+            } else {
+                format!("unknown duration unit `{unit}` in `{s}`; {DURATION_HELP}")
+            });
+        };
+        if last_rank.is_some_and(|last| rank <= last) {
+            return Err(format!(
+                "units in `{s}` must go from largest to smallest, each once, like \"1h30m\""
+            ));
+        }
+        last_rank = Some(rank);
+        let part = number
+            .checked_mul(DURATION_UNITS[rank].1)
+            .and_then(|ms| total_ms.checked_add(ms));
+        total_ms = part.ok_or_else(|| format!("duration `{s}` is too long"))?;
+    }
+    Ok(Duration::from_millis(total_ms))
+}
+
+const SIZE_UNITS: &[(&str, u64)] = &[
+    ("B", 1),
+    ("KiB", 1 << 10),
+    ("MiB", 1 << 20),
+    ("GiB", 1 << 30),
+    ("TiB", 1 << 40),
+];
+
+/// Parses a size in bytes: an integer and a binary unit, `"512B"`, `"64KiB"`,
+/// `"256MiB"`, `"1GiB"`, `"2TiB"`. Decimal units (`MB`) are refused rather
+/// than guessed at.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let parts = split_parts(s).map_err(|e| format!("{e}; {}", size_help("MiB")))?;
+    let [(number, unit)] = parts.as_slice() else {
+        return Err(format!("`{s}` is not a size; {}", size_help("MiB")));
+    };
+    if let Some((_, factor)) = SIZE_UNITS.iter().find(|(u, _)| u == unit) {
+        return number
+            .checked_mul(*factor)
+            .ok_or_else(|| format!("size `{s}` is too large"));
+    }
+    if unit.is_empty() {
+        return Err(format!("`{s}` has no unit; {}", size_help("B")));
+    }
+    let binary = match unit.to_ascii_uppercase().as_str() {
+        "K" | "KB" | "KIB" => "KiB",
+        "M" | "MB" | "MIB" => "MiB",
+        "G" | "GB" | "GIB" => "GiB",
+        "T" | "TB" | "TIB" => "TiB",
+        _ => {
+            return Err(format!(
+                "unknown size unit `{unit}` in `{s}`; {}",
+                size_help("MiB")
+            ))
+        }
+    };
+    let factor = SIZE_UNITS
+        .iter()
+        .find(|(u, _)| *u == binary)
+        .map_or(1, |(_, f)| *f);
+    Err(format!(
+        "`{unit}` is ambiguous in `{s}`: write {binary} (1 {binary} = {factor} bytes)"
+    ))
+}
+
+fn size_help(example_unit: &str) -> String {
+    format!("write an integer and a binary unit, like \"64{example_unit}\" (units: B, KiB, MiB, GiB, TiB)")
+}
+
+/// Splits "1h30m" into [(1, "h"), (30, "m")]. Every part is digits then letters.
+fn split_parts(s: &str) -> Result<Vec<(u64, &str)>, String> {
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            if rest.len() == s.len() && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                return Err(format!("`{s}` must start with a number"));
+            }
+            return Err(unexpected(s, rest));
+        }
+        let number = rest[..digits]
+            .parse::<u64>()
+            .map_err(|_| format!("the number in `{s}` is too large"))?;
+        rest = &rest[digits..];
+        let letters = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len();
+        parts.push((number, &rest[..letters]));
+        rest = &rest[letters..];
+        if letters == 0 && !rest.is_empty() {
+            return Err(unexpected(s, rest));
+        }
+    }
+    Ok(parts)
+}
+
+/// Explains the first character of `rest` that cannot be part of `s`.
+fn unexpected(s: &str, rest: &str) -> String {
+    match rest.chars().next() {
+        Some(c @ ('.' | ',')) => {
+            format!("`{s}` has a fraction (`{c}`); use a smaller unit instead")
+        }
+        Some(c) if c.is_whitespace() => format!("`{s}` has a space in it"),
+        Some('-') => format!("`{s}` is negative"),
+        Some(c) => format!("`{s}` has an unexpected `{c}`"),
+        None => format!("`{s}` ends too early"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(
+            parse_duration("1m30s250ms"),
+            Ok(Duration::from_millis(90_250))
+        );
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations_say_why() {
+        let err = |s| parse_duration(s).unwrap_err();
+        assert!(err("30").contains("has no unit"), "{}", err("30"));
+        assert!(err("5sec").contains("unknown duration unit `sec`"));
+        assert!(err("1.5s").contains("fraction"));
+        assert!(err("5 s").contains("space"));
+        assert!(err("30m1h").contains("largest to smallest"));
+        assert!(err("1h1h").contains("largest to smallest"));
+        assert!(err("").contains("empty"));
+        assert!(err("s").contains("must start with a number"));
+        assert!(err("-5s").contains("negative"));
+        assert!(err("99999999999999999999s").contains("too large"));
+        assert!(err("999999999999999d").contains("too long"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512B"), Ok(512));
+        assert_eq!(parse_size("64KiB"), Ok(64 * 1024));
+        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2TiB"), Ok(2 << 40));
+    }
+
+    #[test]
+    fn decimal_units_are_refused_with_the_binary_spelling() {
+        assert_eq!(
+            parse_size("256MB").unwrap_err(),
+            "`MB` is ambiguous in `256MB`: write MiB (1 MiB = 1048576 bytes)"
+        );
+        assert!(parse_size("1GB")
+            .unwrap_err()
+            .contains("write GiB (1 GiB = 1073741824 bytes)"));
+        assert!(parse_size("64k").unwrap_err().contains("write KiB"));
+        assert!(parse_size("1mib").unwrap_err().contains("write MiB"));
+    }
+
+    #[test]
+    fn bad_sizes_say_why() {
+        assert!(parse_size("512").unwrap_err().contains("has no unit"));
+        assert!(parse_size("1.5GiB").unwrap_err().contains("fraction"));
+        assert!(parse_size("1GiB512MiB")
+            .unwrap_err()
+            .contains("is not a size"));
+        assert!(parse_size("5PB")
+            .unwrap_err()
+            .contains("unknown size unit `PB`"));
+        assert!(parse_size("").unwrap_err().contains("is not a size"));
+        assert!(parse_size("99999999TiB").unwrap_err().contains("too large"));
+    }
+}
