@@ -46,7 +46,10 @@ fn early_setup() -> MountTable {
     // Firmware and the kernel often leave the cursor mid-line; start ours on
     // a fresh one so every `cairn: ` line begins a console line.
     crate::console::write_line("");
-    tracing::info!("init started");
+    tracing::info!(
+        "init started (kernel took {} ms)",
+        crate::metrics::kernel_ms()
+    );
     for (what, result) in [
         ("signals not blocked", blocked),
         ("job-control signals not ignored", ignored),
@@ -188,6 +191,10 @@ pub fn boot() -> ! {
         Err(diagnostics) => fatal(&format!("invalid manifest: {diagnostics}")),
     };
     configure_system(&manifest);
+    tracing::info!(
+        "ready to start apps ({} ms after /init)",
+        crate::metrics::since_start_ms()
+    );
 
     let supervisor = Supervisor::new(
         SupervisorConfig::pid1(manifest.system.port_offset),

@@ -24,6 +24,7 @@ pub mod datapart;
 pub mod ext4;
 pub mod grow;
 pub mod log;
+pub mod metrics;
 pub mod modules;
 pub mod mounts;
 pub mod net;
@@ -36,6 +37,7 @@ pub mod sys;
 
 /// PID 1's entry point: installs the crash path, boots, runs. Never returns.
 pub fn run() -> ! {
+    metrics::mark_start();
     crash::install();
     boot::boot()
 }

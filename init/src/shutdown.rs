@@ -51,7 +51,7 @@ pub fn finish(action: PowerAction, supervisor: &mut Supervisor, mounts: &mut Mou
     for (target, outcome) in mounts.unmount_all(&mut Linux) {
         match outcome {
             Unmounted::Clean => {}
-            Unmounted::Detached => tracing::info!("{} busy, detached", target.display()),
+            Unmounted::Detached => tracing::debug!("{} busy, detached", target.display()),
             Unmounted::Failed(err) => {
                 tracing::warn!("cannot unmount {}: {err}", target.display());
             }

@@ -408,7 +408,11 @@ impl Supervisor {
         {
             self.all_ready_reported = true;
             self.all_ready_pending = true;
-            tracing::info!("all apps ready");
+            tracing::info!(
+                "all apps ready ({} ms after /init, pid 1 rss {} KiB)",
+                crate::metrics::since_start_ms(),
+                crate::metrics::rss_kib().unwrap_or(0)
+            );
         }
         if self.stopping {
             self.advance_stop(now);

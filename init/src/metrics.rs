@@ -1,0 +1,78 @@
+//! Boot timing and PID 1's own footprint, logged at the milestones so that a
+//! console log alone tells how long the kernel and PID 1 took and how much
+//! memory PID 1 holds. The benchmark (`cairn-bench`) reads these lines.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use nix::time::{clock_gettime, ClockId};
+
+/// When PID 1 started: milliseconds since the kernel started (CLOCK_BOOTTIME),
+/// and the matching `Instant` for measuring what follows.
+static START: OnceLock<(u64, Instant)> = OnceLock::new();
+
+/// Records the moment /init was entered. Later calls keep the first moment.
+pub fn mark_start() {
+    START.get_or_init(|| (boottime_ms().unwrap_or(0), Instant::now()));
+}
+
+/// Milliseconds from the kernel's start to /init: the kernel's share of boot.
+pub fn kernel_ms() -> u64 {
+    START.get().map_or(0, |(ms, _)| *ms)
+}
+
+/// Milliseconds since /init was entered: PID 1's share so far.
+pub fn since_start_ms() -> u64 {
+    START.get().map_or(0, |(_, at)| {
+        u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX)
+    })
+}
+
+fn boottime_ms() -> Option<u64> {
+    let now = clock_gettime(ClockId::CLOCK_BOOTTIME).ok()?;
+    let secs = u64::try_from(now.tv_sec()).ok()?;
+    let nanos = u64::try_from(now.tv_nsec()).ok()?;
+    Some(secs * 1000 + nanos / 1_000_000)
+}
+
+/// PID 1's resident memory in KiB, from /proc/self/status.
+pub fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_rss_kib(&status)
+}
+
+/// The `VmRSS:` value of a /proc/PID/status text, in KiB.
+fn vm_rss_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vm_rss_from_status_text() {
+        let status = "Name:\tcairn-init\nVmPeak:\t  9000 kB\nVmRSS:\t    2148 kB\nThreads:\t1\n";
+        assert_eq!(vm_rss_kib(status), Some(2148));
+        assert_eq!(vm_rss_kib("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn own_rss_is_readable_and_nonzero() {
+        assert!(rss_kib().is_some_and(|kib| kib > 0));
+    }
+
+    #[test]
+    fn start_is_recorded_once() {
+        mark_start();
+        let first = kernel_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        mark_start();
+        assert_eq!(kernel_ms(), first);
+        assert!(since_start_ms() >= 5);
+    }
+}

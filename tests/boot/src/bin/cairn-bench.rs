@@ -1,0 +1,302 @@
+//! `cairn-bench`: the figures of docs/benchmarks.md, measured on this machine.
+//!
+//!     cargo run --release -p cairn-boot-tests --bin cairn-bench [-- --boots N]
+//!
+//! 1. Build time of the demo image (examples/hello/system.toml): once with an
+//!    empty download cache (kernel and systemd-boot fetched and unpacked),
+//!    then three times with the cache warm.
+//! 2. Image size: the whole disk (apparent and allocated) and each part.
+//! 3. Boot: N boots under QEMU (TCG). For each, the wall time from QEMU's
+//!    start to "all apps ready", split into firmware + bootloader, kernel
+//!    (kernel start to /init, as PID 1 reads it from CLOCK_BOOTTIME) and PID 1
+//!    (/init to all apps ready), plus PID 1's time to "ready to start apps"
+//!    and its resident memory, both as PID 1 prints them.
+//!
+//! It prints Markdown tables to paste into docs/benchmarks.md.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use cairn_boot_tests::{serial, workspace, TestSystem, STEP_TIMEOUT};
+use cairn_image_builder::build::{build, BuildOptions, BuildOutput};
+
+const HELLO_MANIFEST: &str = r#"
+version = 1
+
+[system]
+hostname = "hello"
+
+[network.interfaces.eth0]
+dhcp = true
+
+[apps.hello]
+bundle = "bin/hello"
+exec = ["/bin/hello"]
+ports.http = 8080
+restart = "always"
+"#;
+
+fn main() -> anyhow::Result<()> {
+    let boots = parse_boots(std::env::args().skip(1))?;
+    let _serial = serial();
+    workspace::ensure_release_binaries();
+    machine_line();
+
+    let (cold, warm, output) = measure_builds()?;
+    println!("## Build (examples/hello/system.toml)\n");
+    println!("| build | time |\n|---|---|");
+    println!("| cold cache (download + unpack kernel and systemd-boot) | {cold:.1} s |");
+    for (i, secs) in warm.iter().enumerate() {
+        println!("| warm cache, run {} | {secs:.1} s |", i + 1);
+    }
+    println!();
+    print_sizes(&output)?;
+    measure_boots(boots)?;
+    Ok(())
+}
+
+fn parse_boots(mut args: impl Iterator<Item = String>) -> anyhow::Result<usize> {
+    let mut boots = 5;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--boots" => {
+                boots = args
+                    .next()
+                    .context("--boots needs a number")?
+                    .parse()
+                    .context("--boots needs a number")?;
+            }
+            other => {
+                return Err(anyhow!(
+                    "unknown argument {other}; usage: cairn-bench [--boots N]"
+                ))
+            }
+        }
+    }
+    Ok(boots.max(1))
+}
+
+fn machine_line() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("Machine: {cpu}, {cores} cores; QEMU with -accel tcg (no KVM)\n");
+}
+
+/// Builds the demo image with an empty cache, then three times warm.
+fn measure_builds() -> anyhow::Result<(f64, Vec<f64>, BuildOutput)> {
+    let root = workspace::root();
+    let manifest = root.join("examples/hello/system.toml");
+    let scratch = tempfile::Builder::new().prefix("cairn-bench-").tempdir()?;
+    let cache = scratch.path().join("cache");
+    let opts = |out: &str| BuildOptions {
+        manifest: manifest.clone(),
+        out_dir: scratch.path().join(out),
+        board: Some(workspace::default_board()),
+        init_binary: Some(workspace::release_binary("cairn-init")),
+        cache_dir: Some(cache.clone()),
+        progress: false,
+    };
+    let started = Instant::now();
+    build(&opts("cold")).context("cold build")?;
+    let cold = started.elapsed().as_secs_f64();
+    let mut warm = Vec::new();
+    let mut last = None;
+    for i in 0..3 {
+        let started = Instant::now();
+        let output = build(&opts(&format!("warm{i}"))).context("warm build")?;
+        warm.push(started.elapsed().as_secs_f64());
+        last = Some(output);
+    }
+    let output = last.context("no warm build")?;
+    // Keep the image for the size table: move it out of the scratch dir.
+    let keep = std::env::temp_dir().join("cairn-bench-image");
+    let _ = std::fs::remove_dir_all(&keep);
+    std::fs::create_dir_all(&keep)?;
+    std::fs::copy(&output.disk_image, keep.join("disk.img"))?;
+    std::fs::copy(&output.inventory, keep.join("inventory.json"))?;
+    let output = BuildOutput {
+        disk_image: keep.join("disk.img"),
+        inventory: keep.join("inventory.json"),
+        ..output
+    };
+    Ok((cold, warm, output))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1048576.0)
+}
+
+/// The whole disk and its parts.
+fn print_sizes(output: &BuildOutput) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&output.disk_image)?;
+    let inventory: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&output.inventory)?)?;
+    println!("## Image size\n");
+    println!("| part | size |\n|---|---|");
+    println!("| disk.img, apparent | {} |", mib(meta.len()));
+    println!(
+        "| disk.img, allocated (sparse) | {} |",
+        mib(meta.blocks() * 512)
+    );
+    for (name, bytes) in esp_files(&inventory) {
+        println!("| ESP: {name} | {} |", mib(bytes));
+    }
+    let bank_used = squashfs_bytes_used(&output.disk_image, &inventory)?;
+    println!("| bank A squashfs (used) | {} |", mib(bank_used));
+    for (name, first, last) in partitions(&inventory) {
+        println!("| partition {name} | {} |", mib((last - first + 1) * 512));
+    }
+    println!();
+    Ok(())
+}
+
+fn esp_files(inventory: &serde_json::Value) -> Vec<(String, u64)> {
+    let mut files = Vec::new();
+    if let Some(list) = inventory.pointer("/esp/files").and_then(|v| v.as_array()) {
+        for file in list {
+            let path = file.get("path").and_then(|v| v.as_str()).unwrap_or("?");
+            if path.ends_with("/linux") || path.ends_with("/initrd") || path.ends_with(".EFI") {
+                let size = file.get("size").and_then(|v| v.as_u64()).unwrap_or(0);
+                files.push((path.to_string(), size));
+            }
+        }
+    }
+    files
+}
+
+fn partitions(inventory: &serde_json::Value) -> Vec<(String, u64, u64)> {
+    let mut parts = Vec::new();
+    if let Some(list) = inventory.pointer("/partitions").and_then(|v| v.as_array()) {
+        for part in list {
+            let name = part.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+            let first = part.get("first_lba").and_then(|v| v.as_u64()).unwrap_or(0);
+            let last = part.get("last_lba").and_then(|v| v.as_u64()).unwrap_or(0);
+            parts.push((name.to_string(), first, last));
+        }
+    }
+    parts
+}
+
+/// `bytes_used` of bank A's squashfs superblock (offset 40, little endian).
+fn squashfs_bytes_used(disk: &Path, inventory: &serde_json::Value) -> anyhow::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let (_, first, _) = partitions(inventory)
+        .into_iter()
+        .find(|(name, _, _)| name == "cairn-a")
+        .context("no cairn-a partition in the inventory")?;
+    let mut file = std::fs::File::open(disk)?;
+    file.seek(SeekFrom::Start(first * 512 + 40))?;
+    let mut raw = [0u8; 8];
+    file.read_exact(&mut raw)?;
+    Ok(u64::from_le_bytes(raw))
+}
+
+/// One boot's figures.
+#[derive(Debug)]
+struct Boot {
+    wall_ready: Duration,
+    kernel_ms: u64,
+    ready_to_start_ms: u64,
+    all_ready_ms: u64,
+    rss_kib: u64,
+}
+
+/// The number after `prefix` in `text` ("kernel took 1234 ms" -> 1234).
+fn number_after(text: &str, prefix: &str) -> Option<u64> {
+    let rest = &text[text.find(prefix)? + prefix.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn measure_boots(count: usize) -> anyhow::Result<()> {
+    let system = TestSystem::build("bench", HELLO_MANIFEST);
+    let mut boots = Vec::new();
+    for _ in 0..count {
+        let mut vm = system.boot(&[8080]);
+        let started = vm.wait_for("cairn: init started");
+        let ready_to_start = vm.wait_for("cairn: ready to start apps");
+        let all_ready = vm.wait_for("cairn: all apps ready");
+        let boot = Boot {
+            wall_ready: all_ready.at,
+            kernel_ms: number_after(&started.text, "kernel took").context("kernel time")?,
+            ready_to_start_ms: number_after(&ready_to_start.text, "ready to start apps (")
+                .context("ready-to-start time")?,
+            all_ready_ms: number_after(&all_ready.text, "all apps ready (")
+                .context("all-ready time")?,
+            rss_kib: number_after(&all_ready.text, "pid 1 rss").context("pid 1 rss")?,
+        };
+        vm.powerdown();
+        let status = vm.wait_exit(STEP_TIMEOUT);
+        if !status.success() {
+            return Err(anyhow!("qemu exited with {status}"));
+        }
+        boots.push(boot);
+    }
+    println!("## Boot (QEMU start to \"all apps ready\", TCG)\n");
+    println!("| boot | total | firmware + systemd-boot | kernel | PID 1 | PID 1 ready to start apps | PID 1 RSS |");
+    println!("|---|---|---|---|---|---|---|");
+    for (i, b) in boots.iter().enumerate() {
+        let total_ms = u64::try_from(b.wall_ready.as_millis()).unwrap_or(u64::MAX);
+        let firmware_ms = total_ms.saturating_sub(b.kernel_ms + b.all_ready_ms);
+        let label = if i == 0 {
+            "1 (first: grows data)".to_string()
+        } else {
+            (i + 1).to_string()
+        };
+        println!(
+            "| {label} | {total_ms} ms | {firmware_ms} ms | {} ms | {} ms | {} ms | {} KiB |",
+            b.kernel_ms, b.all_ready_ms, b.ready_to_start_ms, b.rss_kib
+        );
+    }
+    let mut later: Vec<&Boot> = boots.iter().skip(1).collect();
+    if !later.is_empty() {
+        later.sort_by_key(|b| b.wall_ready);
+        let median = later[later.len() / 2];
+        println!(
+            "\nMedian of the later boots: {} ms to all apps ready; PID 1 ready to start apps {} ms after /init; RSS {} KiB.",
+            median.wall_ready.as_millis(),
+            median.ready_to_start_ms,
+            median.rss_kib
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_numbers_after_a_prefix() {
+        let line = "cairn: all apps ready (1234 ms after /init, pid 1 rss 2048 KiB)";
+        assert_eq!(number_after(line, "all apps ready ("), Some(1234));
+        assert_eq!(number_after(line, "pid 1 rss"), Some(2048));
+        assert_eq!(number_after(line, "missing"), None);
+    }
+
+    #[test]
+    fn boots_argument() {
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        assert_eq!(parse_boots(args(&[])).unwrap(), 5);
+        assert_eq!(parse_boots(args(&["--boots", "3"])).unwrap(), 3);
+        assert!(parse_boots(args(&["--bogus"])).is_err());
+    }
+}
