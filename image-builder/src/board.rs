@@ -65,10 +65,10 @@ pub struct QemuConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BoardError {
-    #[error("cannot read board config {path}: {source}")]
+    #[error("cannot read board config {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -77,9 +77,9 @@ pub enum BoardError {
 impl Board {
     /// Reads and parses a board config.
     pub fn load(path: &Path) -> Result<Board, BoardError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BoardError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| BoardError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Board::parse(&text, path)
     }
@@ -106,6 +106,20 @@ mod tests {
         assert_eq!(board.name, "qemu-x86_64");
         assert_eq!(board.kernel.source, KernelSource::Debian);
         assert!(board.kernel.modules.iter().any(|m| m == "virtio_blk"));
+    }
+
+    #[test]
+    fn every_shipped_board_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Board::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "expected the shipped boards, saw {seen}");
     }
 
     #[test]

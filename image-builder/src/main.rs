@@ -53,16 +53,22 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let manifest_error = err.chain().any(|cause| {
-                cause
-                    .downcast_ref::<BuildError>()
-                    .is_some_and(BuildError::is_manifest_error)
-            });
-            eprintln!("cairn: error: {err:#}");
-            if manifest_error {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(1)
+            let manifest_error = err
+                .chain()
+                .filter_map(|cause| cause.downcast_ref::<BuildError>())
+                .find(|e| e.is_manifest_error());
+            match manifest_error {
+                // The diagnostics already say file:line:column, what and how
+                // to fix it; print them alone, then what happened.
+                Some(diagnostics) => {
+                    eprintln!("{diagnostics}");
+                    eprintln!("error: the manifest is not valid; nothing was built");
+                    ExitCode::from(2)
+                }
+                None => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::from(1)
+                }
             }
         }
     }

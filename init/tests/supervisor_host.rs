@@ -133,7 +133,7 @@ fn readiness_instances_after_and_stop(console: &mut Console) {
     );
     assert!(text.contains("[steady] up steady 0 8080\n"), "{text}");
     assert!(text.contains("[steady.1] up steady 1 8081\n"), "{text}");
-    assert!(text.contains("cairn: all apps ready\n"), "{text}");
+    assert!(text.contains("cairn: all apps ready ("), "{text}");
     // `late` waits for both instances of `steady` to be ready ...
     assert!(line_index(&text, "app late started") > line_index(&text, "app steady.1 started"));
     // ... and, depending on it, is stopped before them.
