@@ -130,12 +130,8 @@ fn configure_system(manifest: &cairn_manifest::Manifest) {
     if let Err(err) = net::loopback_up() {
         tracing::warn!("loopback: {err}");
     }
-    for (iface, result) in net::configure_all(&manifest.network.interfaces) {
-        match result {
-            Ok(summary) => tracing::info!("network {iface}: {summary}"),
-            Err(err) => tracing::warn!("network {iface}: {err}"),
-        }
-    }
+    // configure_all logs each interface's outcome itself.
+    let _ = net::configure_all(&manifest.network.interfaces);
 }
 
 /// Runs the whole boot and then the run loop. Never returns.
@@ -191,8 +187,9 @@ pub fn boot() -> ! {
         Err(diagnostics) => fatal(&format!("invalid manifest: {diagnostics}")),
     };
     configure_system(&manifest);
+    let (user_ms, system_ms) = crate::metrics::cpu_ms();
     tracing::info!(
-        "ready to start apps ({} ms after /init)",
+        "ready to start apps ({} ms after /init; cpu: user {user_ms} ms, system {system_ms} ms)",
         crate::metrics::since_start_ms()
     );
 

@@ -35,6 +35,25 @@ fn boottime_ms() -> Option<u64> {
     Some(secs * 1000 + nanos / 1_000_000)
 }
 
+/// CPU time PID 1 has used so far, in milliseconds: (user, system). System
+/// time includes what the kernel did on PID 1's behalf: initialising modules,
+/// probing devices, mounting and resizing filesystems.
+pub fn cpu_ms() -> (u64, u64) {
+    match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF) {
+        Ok(usage) => (
+            timeval_ms(usage.user_time()),
+            timeval_ms(usage.system_time()),
+        ),
+        Err(_) => (0, 0),
+    }
+}
+
+fn timeval_ms(tv: nix::sys::time::TimeVal) -> u64 {
+    let secs = u64::try_from(tv.tv_sec()).unwrap_or(0);
+    let micros = u64::try_from(tv.tv_usec()).unwrap_or(0);
+    secs * 1000 + micros / 1000
+}
+
 /// PID 1's resident memory in KiB, from /proc/self/status.
 pub fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -64,6 +83,21 @@ mod tests {
     #[test]
     fn own_rss_is_readable_and_nonzero() {
         assert!(rss_kib().is_some_and(|kib| kib > 0));
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let (user_before, _) = cpu_ms();
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let (user_after, _) = cpu_ms();
+        assert!(
+            user_after >= user_before + 10,
+            "{user_before} -> {user_after}"
+        );
     }
 
     #[test]

@@ -74,10 +74,12 @@ pub fn load_listed(list: &Path, kernel_release: &str) -> LoadReport {
     };
     let module_dir = Path::new("/lib/modules").join(kernel_release);
     let modules = parse_list(&text, &module_dir);
+    let started = std::time::Instant::now();
     let report = load_all(&modules, load_file);
     tracing::info!(
-        "loaded {} modules ({} already present, {} failed)",
+        "loaded {} modules in {} ms ({} already present, {} failed)",
         report.loaded,
+        started.elapsed().as_millis(),
         report.already_present,
         report.failed.len()
     );

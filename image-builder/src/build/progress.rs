@@ -9,13 +9,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Decides once how steps are shown.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
+    /// Whether anything is shown: callers of the library (tests, the
+    /// benchmark) build quietly.
+    enabled: bool,
     spinners: bool,
 }
 
 impl Progress {
-    /// Spinners only when asked for and stderr is a terminal.
+    /// When enabled: spinners if stderr is a terminal, else one line a step.
     pub fn new(enabled: bool) -> Progress {
         Progress {
+            enabled,
             spinners: enabled && std::io::stderr().is_terminal(),
         }
     }
@@ -32,7 +36,9 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(120));
             Some(bar)
         } else {
-            eprintln!("cairn build: {message}");
+            if self.enabled {
+                eprintln!("cairn build: {message}");
+            }
             None
         };
         Step {
@@ -44,7 +50,9 @@ impl Progress {
 
     /// Prints a line of the final summary (stdout, so it can be captured).
     pub fn summary(&self, line: &str) {
-        println!("{line}");
+        if self.enabled {
+            println!("{line}");
+        }
     }
 }
 

@@ -32,7 +32,23 @@ impl TestSystem {
     /// builds the image and prepares its run disk. Panics with a useful
     /// message on any failure.
     pub fn build(name: &str, manifest: &str) -> TestSystem {
-        let board_path = workspace::default_board();
+        TestSystem::build_for_board(name, manifest, &workspace::default_board())
+    }
+
+    /// [`TestSystem::build`] for another board config.
+    pub fn build_for_board(name: &str, manifest: &str, board_path: &Path) -> TestSystem {
+        TestSystem::build_with(name, manifest, board_path, |_| {})
+    }
+
+    /// [`TestSystem::build_for_board`], with `prepare` called on the
+    /// manifest's directory before the build, to add bundles of its own.
+    pub fn build_with(
+        name: &str,
+        manifest: &str,
+        board_path: &Path,
+        prepare: impl FnOnce(&Path),
+    ) -> TestSystem {
+        let board_path = board_path.to_path_buf();
         let board = Board::load(&board_path).unwrap_or_else(|e| panic!("{e}"));
         require_host_tools(&board);
 
@@ -47,6 +63,7 @@ impl TestSystem {
             std::fs::copy(&from, bin.join(binary))
                 .unwrap_or_else(|e| panic!("cannot copy {}: {e}", from.display()));
         }
+        prepare(dir.path());
         let manifest_path = dir.path().join("system.toml");
         std::fs::write(&manifest_path, manifest).unwrap_or_else(|e| panic!("{e}"));
 

@@ -14,12 +14,13 @@
 //!
 //! It prints Markdown tables to paste into docs/benchmarks.md.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use cairn_boot_tests::{serial, workspace, TestSystem, STEP_TIMEOUT};
 use cairn_image_builder::build::{build, BuildOptions, BuildOutput};
+use tempfile::TempDir;
 
 const HELLO_MANIFEST: &str = r#"
 version = 1
@@ -38,12 +39,14 @@ restart = "always"
 "#;
 
 fn main() -> anyhow::Result<()> {
-    let boots = parse_boots(std::env::args().skip(1))?;
+    let args = parse_args(std::env::args().skip(1))?;
     let _serial = serial();
     workspace::ensure_release_binaries();
     machine_line();
+    let board = args.board.unwrap_or_else(workspace::default_board);
+    println!("Board: {}\n", board.display());
 
-    let (cold, warm, output) = measure_builds()?;
+    let (cold, warm, output, _scratch) = measure_builds(&board)?;
     println!("## Build (examples/hello/system.toml)\n");
     println!("| build | time |\n|---|---|");
     println!("| cold cache (download + unpack kernel and systemd-boot) | {cold:.1} s |");
@@ -52,29 +55,41 @@ fn main() -> anyhow::Result<()> {
     }
     println!();
     print_sizes(&output)?;
-    measure_boots(boots)?;
+    measure_boots(&board, args.boots)?;
     Ok(())
 }
 
-fn parse_boots(mut args: impl Iterator<Item = String>) -> anyhow::Result<usize> {
-    let mut boots = 5;
+#[derive(Debug, PartialEq)]
+struct Args {
+    boots: usize,
+    board: Option<PathBuf>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
+    let usage = "usage: cairn-bench [--boots N] [--board FILE]";
+    let mut parsed = Args {
+        boots: 5,
+        board: None,
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--boots" => {
-                boots = args
+                parsed.boots = args
                     .next()
-                    .context("--boots needs a number")?
-                    .parse()
-                    .context("--boots needs a number")?;
+                    .and_then(|n| n.parse().ok())
+                    .with_context(|| format!("--boots needs a number; {usage}"))?;
             }
-            other => {
-                return Err(anyhow!(
-                    "unknown argument {other}; usage: cairn-bench [--boots N]"
-                ))
+            "--board" => {
+                let file = args
+                    .next()
+                    .with_context(|| format!("--board needs a file; {usage}"))?;
+                parsed.board = Some(PathBuf::from(file).canonicalize()?);
             }
+            other => return Err(anyhow!("unknown argument {other}; {usage}")),
         }
     }
-    Ok(boots.max(1))
+    parsed.boots = parsed.boots.max(1);
+    Ok(parsed)
 }
 
 fn machine_line() {
@@ -90,8 +105,9 @@ fn machine_line() {
     println!("Machine: {cpu}, {cores} cores; QEMU with -accel tcg (no KVM)\n");
 }
 
-/// Builds the demo image with an empty cache, then three times warm.
-fn measure_builds() -> anyhow::Result<(f64, Vec<f64>, BuildOutput)> {
+/// Builds the demo image with an empty cache, then three times warm. The
+/// scratch directory is returned so the image stays for the size table.
+fn measure_builds(board: &Path) -> anyhow::Result<(f64, Vec<f64>, BuildOutput, TempDir)> {
     let root = workspace::root();
     let manifest = root.join("examples/hello/system.toml");
     let scratch = tempfile::Builder::new().prefix("cairn-bench-").tempdir()?;
@@ -99,7 +115,7 @@ fn measure_builds() -> anyhow::Result<(f64, Vec<f64>, BuildOutput)> {
     let opts = |out: &str| BuildOptions {
         manifest: manifest.clone(),
         out_dir: scratch.path().join(out),
-        board: Some(workspace::default_board()),
+        board: Some(board.to_path_buf()),
         init_binary: Some(workspace::release_binary("cairn-init")),
         cache_dir: Some(cache.clone()),
         progress: false,
@@ -116,18 +132,7 @@ fn measure_builds() -> anyhow::Result<(f64, Vec<f64>, BuildOutput)> {
         last = Some(output);
     }
     let output = last.context("no warm build")?;
-    // Keep the image for the size table: move it out of the scratch dir.
-    let keep = std::env::temp_dir().join("cairn-bench-image");
-    let _ = std::fs::remove_dir_all(&keep);
-    std::fs::create_dir_all(&keep)?;
-    std::fs::copy(&output.disk_image, keep.join("disk.img"))?;
-    std::fs::copy(&output.inventory, keep.join("inventory.json"))?;
-    let output = BuildOutput {
-        disk_image: keep.join("disk.img"),
-        inventory: keep.join("inventory.json"),
-        ..output
-    };
-    Ok((cold, warm, output))
+    Ok((cold, warm, output, scratch))
 }
 
 fn mib(bytes: u64) -> String {
@@ -161,7 +166,7 @@ fn print_sizes(output: &BuildOutput) -> anyhow::Result<()> {
 
 fn esp_files(inventory: &serde_json::Value) -> Vec<(String, u64)> {
     let mut files = Vec::new();
-    if let Some(list) = inventory.pointer("/esp/files").and_then(|v| v.as_array()) {
+    if let Some(list) = inventory.pointer("/esp").and_then(|v| v.as_array()) {
         for file in list {
             let path = file.get("path").and_then(|v| v.as_str()).unwrap_or("?");
             if path.ends_with("/linux") || path.ends_with("/initrd") || path.ends_with(".EFI") {
@@ -206,6 +211,8 @@ struct Boot {
     wall_ready: Duration,
     kernel_ms: u64,
     ready_to_start_ms: u64,
+    user_ms: u64,
+    system_ms: u64,
     all_ready_ms: u64,
     rss_kib: u64,
 }
@@ -221,19 +228,22 @@ fn number_after(text: &str, prefix: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn measure_boots(count: usize) -> anyhow::Result<()> {
-    let system = TestSystem::build("bench", HELLO_MANIFEST);
+fn measure_boots(board: &Path, count: usize) -> anyhow::Result<()> {
+    let system = TestSystem::build_for_board("bench", HELLO_MANIFEST, board);
     let mut boots = Vec::new();
     for _ in 0..count {
         let mut vm = system.boot(&[8080]);
         let started = vm.wait_for("cairn: init started");
         let ready_to_start = vm.wait_for("cairn: ready to start apps");
         let all_ready = vm.wait_for("cairn: all apps ready");
+        let ready_text = &ready_to_start.text;
         let boot = Boot {
             wall_ready: all_ready.at,
             kernel_ms: number_after(&started.text, "kernel took").context("kernel time")?,
-            ready_to_start_ms: number_after(&ready_to_start.text, "ready to start apps (")
+            ready_to_start_ms: number_after(ready_text, "ready to start apps (")
                 .context("ready-to-start time")?,
+            user_ms: number_after(ready_text, "cpu: user").context("user time")?,
+            system_ms: number_after(ready_text, "system").context("system time")?,
             all_ready_ms: number_after(&all_ready.text, "all apps ready (")
                 .context("all-ready time")?,
             rss_kib: number_after(&all_ready.text, "pid 1 rss").context("pid 1 rss")?,
@@ -246,7 +256,7 @@ fn measure_boots(count: usize) -> anyhow::Result<()> {
         boots.push(boot);
     }
     println!("## Boot (QEMU start to \"all apps ready\", TCG)\n");
-    println!("| boot | total | firmware + systemd-boot | kernel | PID 1 | PID 1 ready to start apps | PID 1 RSS |");
+    println!("| boot | total | firmware + systemd-boot | kernel | PID 1 | PID 1 ready to start apps (its cpu: user / system) | PID 1 RSS |");
     println!("|---|---|---|---|---|---|---|");
     for (i, b) in boots.iter().enumerate() {
         let total_ms = u64::try_from(b.wall_ready.as_millis()).unwrap_or(u64::MAX);
@@ -257,8 +267,13 @@ fn measure_boots(count: usize) -> anyhow::Result<()> {
             (i + 1).to_string()
         };
         println!(
-            "| {label} | {total_ms} ms | {firmware_ms} ms | {} ms | {} ms | {} ms | {} KiB |",
-            b.kernel_ms, b.all_ready_ms, b.ready_to_start_ms, b.rss_kib
+            "| {label} | {total_ms} ms | {firmware_ms} ms | {} ms | {} ms | {} ms ({} / {} ms) | {} KiB |",
+            b.kernel_ms,
+            b.all_ready_ms,
+            b.ready_to_start_ms,
+            b.user_ms,
+            b.system_ms,
+            b.rss_kib
         );
     }
     let mut later: Vec<&Boot> = boots.iter().skip(1).collect();
@@ -288,15 +303,27 @@ mod tests {
     }
 
     #[test]
-    fn boots_argument() {
+    fn reads_cpu_times_from_the_ready_line() {
+        let ready =
+            "cairn: ready to start apps (643 ms after /init; cpu: user 9 ms, system 420 ms)";
+        assert_eq!(number_after(ready, "ready to start apps ("), Some(643));
+        assert_eq!(number_after(ready, "cpu: user"), Some(9));
+        assert_eq!(number_after(ready, "system"), Some(420));
+    }
+
+    #[test]
+    fn arguments() {
         let args = |v: &[&str]| {
             v.iter()
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>()
                 .into_iter()
         };
-        assert_eq!(parse_boots(args(&[])).unwrap(), 5);
-        assert_eq!(parse_boots(args(&["--boots", "3"])).unwrap(), 3);
-        assert!(parse_boots(args(&["--bogus"])).is_err());
+        assert_eq!(parse_args(args(&[])).unwrap().boots, 5);
+        assert_eq!(parse_args(args(&["--boots", "3"])).unwrap().boots, 3);
+        assert!(parse_args(args(&["--boots", "x"])).is_err());
+        assert!(parse_args(args(&["--bogus"])).is_err());
+        let board = parse_args(args(&["--board", "."])).unwrap().board;
+        assert!(board.is_some_and(|b| b.is_absolute()));
     }
 }

@@ -28,8 +28,11 @@ fn main() -> ExitCode {
             wait_for_sigterm()
         }
         ["ignore-term"] => ignore_term(),
+        ["cat", file] => cat(file),
+        ["ids"] => ids(),
         _ => Err(
-            "usage: cairn-testapp crash-after SECS [CODE] | orphans N | sleep | ignore-term"
+            "usage: cairn-testapp crash-after SECS [CODE] | orphans N | sleep | ignore-term \
+             | cat FILE | ids"
                 .to_string(),
         ),
     };
@@ -48,6 +51,33 @@ fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// Prints a file of the app's tree, then stays up until SIGTERM.
+fn cat(file: &str) -> Result<ExitCode, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    for line in text.lines() {
+        say(line);
+    }
+    wait_for_sigterm()
+}
+
+/// Prints who the app runs as, then stays up until SIGTERM.
+fn ids() -> Result<ExitCode, String> {
+    // SAFETY: these calls only read the calling process's credentials and
+    // flags; getgroups with size 0 and a null list only counts the groups.
+    let (uid, gid, groups, no_new_privs) = unsafe {
+        (
+            libc::getuid(),
+            libc::getgid(),
+            libc::getgroups(0, std::ptr::null_mut()),
+            libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+        )
+    };
+    say(&format!(
+        "testapp: uid={uid} gid={gid} groups={groups} no_new_privs={no_new_privs}"
+    ));
+    wait_for_sigterm()
 }
 
 fn crash_after(secs: &str, code: &str) -> Result<ExitCode, String> {
