@@ -130,8 +130,9 @@ fn configure_system(manifest: &cairn_manifest::Manifest) {
     if let Err(err) = net::loopback_up() {
         tracing::warn!("loopback: {err}");
     }
-    // configure_all logs each interface's outcome itself.
-    let _ = net::configure_all(&manifest.network.interfaces);
+    // Apps do not wait for links or DHCP (see net::configure_all_in_background);
+    // each interface's outcome is logged when it is known.
+    net::configure_all_in_background(manifest.network.interfaces.clone());
 }
 
 /// Runs the whole boot and then the run loop. Never returns.

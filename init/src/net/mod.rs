@@ -70,6 +70,35 @@ pub fn loopback_up() -> Result<(), NetError> {
     link::set_ipv4("lo", Ipv4Addr::LOCALHOST, 8)
 }
 
+/// Runs [`configure_all`] on a thread of its own, so that apps start while
+/// links come up and DHCP waits for a lease: an appliance whose cable is
+/// unplugged still runs its local apps at once. Outcomes are logged as they
+/// come. Returns whether the thread could be started; if not, the interfaces
+/// are configured on the calling thread before returning.
+pub fn configure_all_in_background(interfaces: BTreeMap<String, Interface>) -> bool {
+    if interfaces.is_empty() {
+        return true;
+    }
+    let spawned = signal_mask::with_signals_blocked(|| {
+        std::thread::Builder::new()
+            .name("net-setup".to_string())
+            .spawn({
+                let interfaces = interfaces.clone();
+                move || {
+                    let _ = configure_all(&interfaces);
+                }
+            })
+    });
+    match spawned {
+        Ok(_) => true,
+        Err(e) => {
+            warn!("network: cannot start a thread ({e}); configuring before apps start");
+            let _ = configure_all(&interfaces);
+            false
+        }
+    }
+}
+
 /// Configures every interface of the manifest: a static one at once; a DHCP one
 /// waits (bounded, about 10 s) for a lease and keeps renewing it from one
 /// background thread. Logs each outcome through `tracing`. Returns a summary per
@@ -129,6 +158,22 @@ fn after(wait: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn background_setup_does_not_hold_the_caller() {
+        // A link that never appears keeps configure_all waiting for seconds;
+        // the background variant hands that wait to its own thread.
+        let mut interfaces = BTreeMap::new();
+        interfaces.insert("cairnnone0".to_string(), Interface::Dhcp);
+        let started = Instant::now();
+        assert!(configure_all_in_background(interfaces));
+        assert!(
+            started.elapsed() < APPEAR_WAIT / 2,
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(configure_all_in_background(BTreeMap::new()));
+    }
 
     #[test]
     fn errors_name_the_interface_and_what_failed() {
