@@ -7,24 +7,37 @@ use std::time::Instant;
 
 use nix::time::{clock_gettime, ClockId};
 
-/// When PID 1 started: milliseconds since the kernel started (CLOCK_BOOTTIME),
-/// and the matching `Instant` for measuring what follows.
-static START: OnceLock<(u64, Instant)> = OnceLock::new();
+/// The moment /init was entered.
+#[derive(Debug, Clone, Copy)]
+struct Start {
+    /// Milliseconds since the kernel started (CLOCK_BOOTTIME).
+    kernel_ms: u64,
+    at: Instant,
+    /// CPU time already charged to this process by then: before exec'ing
+    /// /init, the kernel ran its own initialisation as process 1.
+    cpu_ms: (u64, u64),
+}
+
+static START: OnceLock<Start> = OnceLock::new();
 
 /// Records the moment /init was entered. Later calls keep the first moment.
 pub fn mark_start() {
-    START.get_or_init(|| (boottime_ms().unwrap_or(0), Instant::now()));
+    START.get_or_init(|| Start {
+        kernel_ms: boottime_ms().unwrap_or(0),
+        at: Instant::now(),
+        cpu_ms: process_cpu_ms(),
+    });
 }
 
 /// Milliseconds from the kernel's start to /init: the kernel's share of boot.
 pub fn kernel_ms() -> u64 {
-    START.get().map_or(0, |(ms, _)| *ms)
+    START.get().map_or(0, |start| start.kernel_ms)
 }
 
 /// Milliseconds since /init was entered: PID 1's share so far.
 pub fn since_start_ms() -> u64 {
-    START.get().map_or(0, |(_, at)| {
-        u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX)
+    START.get().map_or(0, |start| {
+        u64::try_from(start.at.elapsed().as_millis()).unwrap_or(u64::MAX)
     })
 }
 
@@ -35,10 +48,17 @@ fn boottime_ms() -> Option<u64> {
     Some(secs * 1000 + nanos / 1_000_000)
 }
 
-/// CPU time PID 1 has used so far, in milliseconds: (user, system). System
-/// time includes what the kernel did on PID 1's behalf: initialising modules,
-/// probing devices, mounting and resizing filesystems.
+/// CPU time PID 1 has used since /init was entered, in milliseconds: (user,
+/// system). System time includes what the kernel did on PID 1's behalf:
+/// initialising modules, probing devices, mounting and resizing filesystems.
 pub fn cpu_ms() -> (u64, u64) {
+    let (user, system) = process_cpu_ms();
+    let (user0, system0) = START.get().map_or((0, 0), |start| start.cpu_ms);
+    (user.saturating_sub(user0), system.saturating_sub(system0))
+}
+
+/// CPU time of the whole process (all threads) so far: (user, system).
+fn process_cpu_ms() -> (u64, u64) {
     match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF) {
         Ok(usage) => (
             timeval_ms(usage.user_time()),

@@ -1,6 +1,6 @@
 //! `cairn-bench`: the figures of docs/benchmarks.md, measured on this machine.
 //!
-//!     cargo run --release -p cairn-boot-tests --bin cairn-bench [-- --boots N]
+//!     cargo run --release -p cairn-boot-tests --bin cairn-bench [-- --boots N] [--board FILE] [--warm-only]
 //!
 //! 1. Build time of the demo image (examples/hello/system.toml): once with an
 //!    empty download cache (kernel and systemd-boot fetched and unpacked),
@@ -46,10 +46,12 @@ fn main() -> anyhow::Result<()> {
     let board = args.board.unwrap_or_else(workspace::default_board);
     println!("Board: {}\n", board.display());
 
-    let (cold, warm, output, _scratch) = measure_builds(&board)?;
+    let (cold, warm, output, _scratch) = measure_builds(&board, args.warm_only)?;
     println!("## Build (examples/hello/system.toml)\n");
     println!("| build | time |\n|---|---|");
-    println!("| cold cache (download + unpack kernel and systemd-boot) | {cold:.1} s |");
+    if let Some(cold) = cold {
+        println!("| cold cache (download + unpack kernel and systemd-boot) | {cold:.1} s |");
+    }
     for (i, secs) in warm.iter().enumerate() {
         println!("| warm cache, run {} | {secs:.1} s |", i + 1);
     }
@@ -63,13 +65,15 @@ fn main() -> anyhow::Result<()> {
 struct Args {
     boots: usize,
     board: Option<PathBuf>,
+    warm_only: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
-    let usage = "usage: cairn-bench [--boots N] [--board FILE]";
+    let usage = "usage: cairn-bench [--boots N] [--board FILE] [--warm-only]";
     let mut parsed = Args {
         boots: 5,
         board: None,
+        warm_only: false,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -85,6 +89,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
                     .with_context(|| format!("--board needs a file; {usage}"))?;
                 parsed.board = Some(PathBuf::from(file).canonicalize()?);
             }
+            "--warm-only" => parsed.warm_only = true,
             other => return Err(anyhow!("unknown argument {other}; {usage}")),
         }
     }
@@ -105,9 +110,15 @@ fn machine_line() {
     println!("Machine: {cpu}, {cores} cores; QEMU with -accel tcg (no KVM)\n");
 }
 
-/// Builds the demo image with an empty cache, then three times warm. The
-/// scratch directory is returned so the image stays for the size table.
-fn measure_builds(board: &Path) -> anyhow::Result<(f64, Vec<f64>, BuildOutput, TempDir)> {
+/// What the build step measured: the cold build's seconds (unless skipped),
+/// the warm builds' seconds, the last image, and the directory holding it.
+type BuildFigures = (Option<f64>, Vec<f64>, BuildOutput, TempDir);
+
+/// Builds the demo image with an empty cache, then three times warm. With
+/// `warm_only`, skips the cold build and uses the default cache (a board that
+/// compiles its kernel would otherwise spend minutes on it). The scratch
+/// directory is returned so the image stays for the size table.
+fn measure_builds(board: &Path, warm_only: bool) -> anyhow::Result<BuildFigures> {
     let root = workspace::root();
     let manifest = root.join("examples/hello/system.toml");
     let scratch = tempfile::Builder::new().prefix("cairn-bench-").tempdir()?;
@@ -117,12 +128,16 @@ fn measure_builds(board: &Path) -> anyhow::Result<(f64, Vec<f64>, BuildOutput, T
         out_dir: scratch.path().join(out),
         board: Some(board.to_path_buf()),
         init_binary: Some(workspace::release_binary("cairn-init")),
-        cache_dir: Some(cache.clone()),
+        cache_dir: (!warm_only).then(|| cache.clone()),
         progress: false,
     };
-    let started = Instant::now();
-    build(&opts("cold")).context("cold build")?;
-    let cold = started.elapsed().as_secs_f64();
+    let cold = if warm_only {
+        None
+    } else {
+        let started = Instant::now();
+        build(&opts("cold")).context("cold build")?;
+        Some(started.elapsed().as_secs_f64())
+    };
     let mut warm = Vec::new();
     let mut last = None;
     for i in 0..3 {
@@ -323,6 +338,7 @@ mod tests {
         assert_eq!(parse_args(args(&["--boots", "3"])).unwrap().boots, 3);
         assert!(parse_args(args(&["--boots", "x"])).is_err());
         assert!(parse_args(args(&["--bogus"])).is_err());
+        assert!(parse_args(args(&["--warm-only"])).unwrap().warm_only);
         let board = parse_args(args(&["--board", "."])).unwrap().board;
         assert!(board.is_some_and(|b| b.is_absolute()));
     }
