@@ -18,10 +18,10 @@ pub fn get(port: u16, path: &str) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: a request split over several segments is harder on servers.
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     parse(&String::from_utf8_lossy(&raw))
@@ -83,13 +83,22 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
+            // Read the whole request head before answering: closing a socket
+            // with unread bytes resets the connection under the client.
+            let mut request = Vec::new();
             let mut buf = [0u8; 1024];
-            let n = stream.read(&mut buf).unwrap();
-            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed before the end of its request");
+                request.extend_from_slice(&buf[..n]);
+            }
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n")
                 .unwrap();
-            request
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            // Drain until the client closes, so nothing unread remains.
+            while stream.read(&mut buf).is_ok_and(|n| n > 0) {}
+            String::from_utf8_lossy(&request).to_string()
         });
         let response = get(port, "/x").unwrap();
         assert_eq!(
