@@ -6,3 +6,4 @@ pub mod board;
 pub mod build;
 pub mod qemu;
 pub mod run;
+pub mod which;

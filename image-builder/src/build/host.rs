@@ -1,9 +1,10 @@
 //! Running the host tools the build needs, with errors that say how to get them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use super::BuildError;
+pub use crate::which::find_program;
 
 /// A host program and the Debian package that ships it.
 #[derive(Debug, Clone, Copy)]
@@ -48,22 +49,6 @@ pub fn require(tool: Tool) -> Result<PathBuf, BuildError> {
         tool: tool.program.to_string(),
         package: tool.package.to_string(),
     })
-}
-
-/// Looks a program up on PATH plus `/usr/sbin` and `/sbin`.
-pub fn find_program(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(program))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
 }
 
 /// Runs `command` to completion, capturing its output; a non-zero exit is an

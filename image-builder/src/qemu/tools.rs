@@ -7,6 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::QemuError;
+pub use crate::which::find_program;
 
 /// The emulator.
 pub const QEMU_SYSTEM: (&str, &str) = ("qemu-system-x86_64", "qemu-system-x86");
@@ -36,21 +37,6 @@ pub fn require_firmware(path: &Path) -> Result<(), QemuError> {
             package: FIRMWARE_PACKAGE.to_string(),
         })
     }
-}
-
-/// Looks a program up on PATH.
-pub fn find_program(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
 }
 
 /// The accelerator to pass to QEMU for a requested one. `tcg` is always

@@ -38,6 +38,24 @@ pub use http::Response;
 pub use machine::{Found, Machine, BOOT_TIMEOUT, STEP_TIMEOUT};
 pub use system::{free_port, TestSystem};
 
+/// The demo system (examples/hello) as the boot tests and the benchmark
+/// build it, with the bundle taken from the harness's `bin/` directory.
+pub const HELLO_MANIFEST: &str = r#"
+version = 1
+
+[system]
+hostname = "hello"
+
+[network.interfaces.eth0]
+dhcp = true
+
+[apps.hello]
+bundle = "bin/hello"
+exec = ["/bin/hello"]
+ports.http = 8080
+restart = "always"
+"#;
+
 /// Boot tests in one process run one at a time: the host has two cores and a
 /// TCG guest wants both.
 pub fn serial() -> MutexGuard<'static, ()> {

@@ -1,28 +1,12 @@
 //! The demo system end to end: boot, serve through a forwarded port, bless
 //! the boot, power off cleanly, and leave a blessed entry on the ESP.
 
-use cairn_boot_tests::{serial, TestSystem, STEP_TIMEOUT};
-
-const MANIFEST: &str = r#"
-version = 1
-
-[system]
-hostname = "hello"
-
-[network.interfaces.eth0]
-dhcp = true
-
-[apps.hello]
-bundle = "bin/hello"
-exec = ["/bin/hello"]
-ports.http = 8080
-restart = "always"
-"#;
+use cairn_boot_tests::{serial, TestSystem, HELLO_MANIFEST, STEP_TIMEOUT};
 
 #[test]
 fn hello_serves_blesses_and_powers_off_cleanly() {
     let _serial = serial();
-    let system = TestSystem::build("hello", MANIFEST);
+    let system = TestSystem::build("hello", HELLO_MANIFEST);
     let version = system.version().to_string();
     let mut vm = system.boot(&[8080]);
 

@@ -18,25 +18,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use cairn_boot_tests::{serial, workspace, TestSystem, STEP_TIMEOUT};
+use cairn_boot_tests::{serial, workspace, TestSystem, HELLO_MANIFEST, STEP_TIMEOUT};
 use cairn_image_builder::build::{build, BuildOptions, BuildOutput};
 use tempfile::TempDir;
-
-const HELLO_MANIFEST: &str = r#"
-version = 1
-
-[system]
-hostname = "hello"
-
-[network.interfaces.eth0]
-dhcp = true
-
-[apps.hello]
-bundle = "bin/hello"
-exec = ["/bin/hello"]
-ports.http = 8080
-restart = "always"
-"#;
 
 fn main() -> anyhow::Result<()> {
     let args = parse_args(std::env::args().skip(1))?;
