@@ -6,4 +6,5 @@ pub mod board;
 pub mod build;
 pub mod qemu;
 pub mod run;
+pub mod schedule_cmd;
 pub mod which;

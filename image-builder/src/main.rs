@@ -24,6 +24,8 @@ enum Cmd {
     Build(BuildArgs),
     /// Boot a built image (or a system.toml, built first) in QEMU.
     Run(cairn_image_builder::run::RunArgs),
+    /// Show when the manifest's jobs will run, in each job's zone and in UTC.
+    Schedule(cairn_image_builder::schedule_cmd::ScheduleArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Build(args) => run_build(&args),
         Cmd::Run(args) => cairn_image_builder::run::run_command(args),
+        Cmd::Schedule(args) => return cairn_image_builder::schedule_cmd::main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

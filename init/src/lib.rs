@@ -17,20 +17,25 @@
 
 pub mod bless;
 pub mod boot;
+pub mod cgroup;
 pub mod cmdline;
 pub mod console;
 pub mod crash;
 pub mod datapart;
 pub mod ext4;
 pub mod grow;
+pub mod health;
 pub mod log;
 pub mod metrics;
 pub mod modules;
 pub mod mounts;
 pub mod net;
+pub mod notify;
 pub mod partitions;
+pub mod portguard;
 pub mod power;
 pub mod runtime;
+pub mod sandbox;
 pub mod shutdown;
 pub mod supervisor;
 pub mod sys;

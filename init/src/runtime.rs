@@ -2,8 +2,9 @@
 //!
 //! One poll covers the apps' output pipes (inside the supervisor), the
 //! signalfd, the power buttons and, while lines wait, the console. Each round
-//! reaps, restarts, marks readiness; blesses the boot when every app is ready;
-//! and turns signals and button presses into a power-off or reboot, which
+//! reaps, restarts, marks readiness; blesses the boot when every app is ready
+//! (and green where it has a health check), or says why it will not when an
+//! app turned red first; and turns signals and button presses into a power-off or reboot, which
 //! stops the apps while this same loop keeps running (so their last output
 //! and a hammered Ctrl-Alt-Del are still seen).
 
@@ -16,7 +17,7 @@ use nix::poll::PollFlags;
 use crate::mounts::MountTable;
 use crate::partitions::Partition;
 use crate::power::{signal_meaning, CadCounter, PowerButtons, SignalMeaning};
-use crate::supervisor::{Supervisor, Watch};
+use crate::supervisor::{Supervisor, Verdict, Watch};
 use crate::sys::power::PowerAction;
 use crate::sys::signals::Signals;
 use crate::{bless, console, shutdown};
@@ -125,13 +126,15 @@ impl Runtime {
                 request = Some(PowerAction::PowerOff);
             }
         }
-        if self.supervisor.take_all_ready() {
-            bless::bless(
+        match self.supervisor.take_verdict() {
+            Some(Verdict::Bless) => bless::bless(
                 self.esp.as_ref(),
                 Path::new("/dev"),
                 &self.version,
                 &mut self.mounts,
-            );
+            ),
+            Some(Verdict::Refuse(reason)) => tracing::warn!("not blessing: {reason}"),
+            None => {}
         }
         request
     }

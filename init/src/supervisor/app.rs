@@ -7,13 +7,15 @@
 //! the app's own env cannot override.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io;
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 
-use cairn_manifest::{App, Restart};
+use cairn_manifest::{App, Restart, Sockets};
 
 use super::SupervisorConfig;
+use crate::sandbox::{self, resources::resources_json, SandboxPaths};
 use crate::sys::process::ExitStatus;
 use crate::sys::spawn::{self, ChildSetup};
 
@@ -57,6 +59,9 @@ pub fn build_env(app: &App, instance: u32, offset: u16) -> BTreeMap<String, Stri
             env.insert(port_variable(port), number.to_string());
         }
     }
+    if let Some(dir) = sandbox::plan::state_dir(app) {
+        env.insert("STATE_DIR".to_string(), dir.to_string());
+    }
     env
 }
 
@@ -74,34 +79,163 @@ pub fn app_uid(name: &str) -> u32 {
     cairn_manifest::app_uid(name)
 }
 
+/// How one instance is started: sandboxed (PID 1) or as a plain child (a
+/// developer's machine).
+#[derive(Debug)]
+enum Kind {
+    Plain(Command),
+    Sandboxed(Box<sandbox::Launch>),
+}
+
+/// One instance, ready to [`spawn`](AppCommand::spawn).
+#[derive(Debug)]
+pub struct AppCommand {
+    kind: Kind,
+    argv: Vec<String>,
+}
+
+/// A started instance: its pid (in PID 1's namespace) and output pipes. A
+/// sandboxed instance's pid is its namespace's reaper, which passes TERM and
+/// the other stop signals on to the app and exits with the app's status
+/// (128 + N for a death by signal N), so stopping and exit accounting treat
+/// it as the app itself.
+#[derive(Debug)]
+pub struct Spawned {
+    pid: i32,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+impl Spawned {
+    pub fn id(&self) -> u32 {
+        u32::try_from(self.pid).unwrap_or(0)
+    }
+}
+
+impl AppCommand {
+    /// The expanded argv.
+    pub fn argv(&self) -> &[String] {
+        &self.argv
+    }
+
+    /// Adds (or replaces) one environment variable.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut AppCommand {
+        match &mut self.kind {
+            Kind::Plain(command) => {
+                command.env(key, value);
+            }
+            Kind::Sandboxed(launch) => launch.set_env(
+                &key.as_ref().to_string_lossy(),
+                &value.as_ref().to_string_lossy(),
+            ),
+        }
+        self
+    }
+
+    /// The sandbox setup, to add the cgroup and rlimits to (PID 1 only).
+    pub fn launch_mut(&mut self) -> Option<&mut sandbox::Launch> {
+        match &mut self.kind {
+            Kind::Sandboxed(launch) => Some(launch),
+            Kind::Plain(_) => None,
+        }
+    }
+
+    pub fn spawn(&mut self) -> io::Result<Spawned> {
+        match &mut self.kind {
+            Kind::Plain(command) => {
+                let mut child = command.spawn()?;
+                Ok(Spawned {
+                    pid: i32::try_from(child.id()).unwrap_or(i32::MAX),
+                    stdout: child.stdout.take().map(OwnedFd::from),
+                    stderr: child.stderr.take().map(OwnedFd::from),
+                })
+            }
+            Kind::Sandboxed(launch) => {
+                let started = launch.spawn()?;
+                Ok(Spawned {
+                    pid: started.pid,
+                    stdout: Some(started.stdout),
+                    stderr: Some(started.stderr),
+                })
+            }
+        }
+    }
+}
+
+/// Binds every declared port of an instance (all addresses, SO_REUSEADDR as
+/// std does for listeners) for `sockets = "passed"`, in port-name order.
+fn bind_ports(app: &App, instance: u32, offset: u16) -> io::Result<Vec<(String, OwnedFd)>> {
+    let mut sockets = Vec::new();
+    for name in app.ports.keys() {
+        let port = app
+            .port_for(name, offset, instance)
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("port {name} out of range"),
+                )
+            })?;
+        let listener = std::net::TcpListener::bind(("0.0.0.0", port)).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot bind port {name} ({port}): {e}"))
+        })?;
+        sockets.push((name.clone(), OwnedFd::from(listener)));
+    }
+    Ok(sockets)
+}
+
 /// The command for one instance, with stdio and child setup in place:
-/// stdin from /dev/null, stdout and stderr to pipes PID 1 reads.
-pub fn command(app: &App, instance: u32, config: &SupervisorConfig) -> io::Result<Command> {
+/// stdin from /dev/null, stdout and stderr to pipes PID 1 reads. With
+/// `config.chroot` (PID 1) the instance runs in its own namespaces (see
+/// [`crate::sandbox`]); otherwise it is a plain child, optionally under the
+/// app's uid.
+pub fn command(app: &App, instance: u32, config: &SupervisorConfig) -> io::Result<AppCommand> {
     let argv = app.expand_exec(config.port_offset, instance);
     let Some((program, args)) = argv.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "exec is empty"));
     };
+    let env = build_env(app, instance, config.port_offset);
+    if config.chroot {
+        let paths = SandboxPaths {
+            apps: config.apps_root.clone(),
+            ..SandboxPaths::pid1()
+        };
+        let notify = paths.notify.exists().then_some(sandbox::NOTIFY_SOCKET);
+        let uid = app_uid(&app.name);
+        let resources = resources_json(app, instance, config.port_offset, uid, notify);
+        let mut launch = sandbox::prepare(app, instance, &paths, &argv, &env, &resources)?;
+        if app.sockets == Sockets::Passed {
+            launch.pass_sockets(bind_ports(app, instance, config.port_offset)?);
+        }
+        return Ok(AppCommand {
+            kind: Kind::Sandboxed(Box::new(launch)),
+            argv,
+        });
+    }
     let mut command = Command::new(program);
     command
         .args(args)
         .env_clear()
-        .envs(build_env(app, instance, config.port_offset))
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let root: Option<PathBuf> = config.chroot.then(|| config.apps_root.join(&app.name));
     let ids = config.drop_privileges.then(|| {
         let uid = app_uid(&app.name);
         (uid, uid)
     });
-    spawn::apply(&mut command, ChildSetup::new(root.as_deref(), ids)?);
-    Ok(command)
+    spawn::apply(&mut command, ChildSetup::new(None, ids)?);
+    Ok(AppCommand {
+        kind: Kind::Plain(command),
+        argv,
+    })
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use cairn_manifest::{Limits, Sockets};
+    use cairn_manifest::{Limits, PathGrant};
+    use std::path::PathBuf;
     use std::time::Duration;
 
     pub fn app(name: &str, exec: &[&str]) -> App {
@@ -185,11 +319,7 @@ pub(crate) mod tests {
         web.ports.insert("http".to_string(), 8080);
         let config = SupervisorConfig::host();
         let command = command(&web, 1, &config).unwrap();
-        let args: Vec<_> = command
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(args, ["--listen", "0.0.0.0:8081"]);
+        assert_eq!(command.argv(), ["/usr/bin/env", "--listen", "0.0.0.0:8081"]);
 
         // Run `env` itself (no arguments) to see what a child really gets.
         let mut printer = app("printer", &["/usr/bin/env"]);
@@ -210,7 +340,25 @@ pub(crate) mod tests {
     }
 
     fn command_for_test(app: &App, instance: u32, config: &SupervisorConfig) -> String {
-        let out = command(app, instance, config).unwrap().output().unwrap();
-        String::from_utf8(out.stdout).unwrap()
+        use std::io::Read;
+        let mut spawned = command(app, instance, config).unwrap().spawn().unwrap();
+        let mut out = String::new();
+        std::fs::File::from(spawned.stdout.take().unwrap())
+            .read_to_string(&mut out)
+            .unwrap();
+        nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None).unwrap();
+        out
+    }
+
+    #[test]
+    fn state_dir_is_in_the_environment() {
+        let mut db = app("db", &["/bin/db"]);
+        db.paths.insert("/var/lib/db".to_string(), PathGrant::State);
+        db.paths.insert("/tmp".to_string(), PathGrant::Tmpfs);
+        let env = build_env(&db, 0, 0);
+        assert_eq!(
+            env.get("STATE_DIR").map(String::as_str),
+            Some("/var/lib/db")
+        );
     }
 }

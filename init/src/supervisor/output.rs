@@ -7,8 +7,55 @@
 //! shown as `\xNN`, a trailing carriage return is dropped, and a last line
 //! without a newline is still printed when the pipe closes.
 
+use std::collections::VecDeque;
+
 /// The longest line, in bytes of input, that goes out as one console line.
 pub const MAX_LINE: usize = 4096;
+
+/// How many of its last stderr lines an instance's crash report keeps.
+pub const TAIL_LINES: usize = 20;
+
+/// The last lines of a stream, oldest first: what a crash report shows.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    cap: usize,
+    lines: VecDeque<String>,
+}
+
+impl Tail {
+    pub fn new(cap: usize) -> Tail {
+        Tail {
+            cap,
+            lines: VecDeque::with_capacity(cap.min(64)),
+        }
+    }
+
+    /// Keeps `line`, forgetting the oldest one when full.
+    pub fn push(&mut self, line: String) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.lines.len() == self.cap {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+
+    /// The kept lines, oldest first, leaving the tail empty.
+    pub fn take(&mut self) -> Vec<String> {
+        self.lines.drain(..).collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.lines.clear();
+    }
+}
+
+impl Default for Tail {
+    fn default() -> Self {
+        Tail::new(TAIL_LINES)
+    }
+}
 
 /// Accumulates bytes and yields complete lines.
 #[derive(Debug, Default)]
@@ -137,6 +184,24 @@ mod tests {
         let out = lines_of(&[&data]);
         assert_eq!(out[0].len(), MAX_LINE - 1);
         assert_eq!(out[1], "éz");
+    }
+
+    #[test]
+    fn a_tail_keeps_the_last_lines_in_order() {
+        let mut tail = Tail::new(3);
+        assert!(tail.take().is_empty());
+        for i in 1..=5 {
+            tail.push(format!("line {i}"));
+        }
+        assert_eq!(tail.take(), ["line 3", "line 4", "line 5"]);
+        assert!(tail.take().is_empty(), "take empties it");
+        tail.push("again".into());
+        tail.clear();
+        assert!(tail.take().is_empty());
+        let mut none = Tail::new(0);
+        none.push("x".into());
+        assert!(none.take().is_empty());
+        assert_eq!(Tail::default().cap, TAIL_LINES);
     }
 
     #[test]

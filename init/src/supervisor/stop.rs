@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::backoff::format_duration;
+use super::checks::send;
 use super::{Phase, Supervisor};
-use crate::sys::process;
 
 impl Supervisor {
     /// Begins an orderly stop: restarts are cancelled and apps are sent
@@ -24,8 +24,16 @@ impl Supervisor {
         self.stopping = true;
         tracing::info!("stopping apps");
         for inst in &mut self.instances {
+            // A health check under way ends with the app.
+            if let Some(check) = inst.check_child.as_mut().filter(|c| !c.killed) {
+                send(check.pid, Signal::SIGKILL);
+                check.killed = true;
+            }
+            inst.next_check = None;
             inst.phase = match inst.phase {
-                Phase::Running { pid, .. } => Phase::StopPending { pid },
+                Phase::Running { pid, .. } | Phase::Recycling { pid, .. } => {
+                    Phase::StopPending { pid }
+                }
                 Phase::Waiting | Phase::Due(_) => Phase::Ended(None),
                 other => other,
             };
@@ -103,13 +111,5 @@ impl Supervisor {
                 _ => {}
             }
         }
-    }
-}
-
-/// Signals an instance's whole process group (it leads its own session), or
-/// just the process if the group is already gone.
-fn send(pid: i32, signal: Signal) {
-    if process::signal_group(pid, signal).is_err() {
-        let _ = process::signal_process(pid, signal);
     }
 }

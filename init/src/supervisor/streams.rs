@@ -5,11 +5,16 @@
 //! shorter (an app that closes stdout). So streams are tracked on their own,
 //! read whenever poll says so, and dropped at end of file, after their last
 //! partial line has gone to the console.
+//!
+//! Each instance's stderr lines are also kept in a [`Tail`] of the last
+//! [`TAIL_LINES`](super::output::TAIL_LINES), which outlives the pipe: when
+//! the instance crashes, the tail is its crash report.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use super::output::LineBuffer;
+use super::output::{LineBuffer, Tail};
 use crate::console;
 
 /// How much one stream may deliver per poll round, so a chatty app cannot
@@ -21,12 +26,17 @@ struct Stream {
     label: String,
     fd: OwnedFd,
     lines: LineBuffer,
+    /// The instance that was started with it.
+    owner: Option<usize>,
+    /// Its lines also go to the owner's tail (stderr).
+    keep_tail: bool,
 }
 
-/// Every open output pipe.
+/// Every open output pipe, and each instance's stderr tail.
 #[derive(Debug, Default)]
 pub struct Streams {
     list: Vec<Stream>,
+    tails: BTreeMap<usize, Tail>,
 }
 
 fn emit_line(label: &str, line: String) {
@@ -35,19 +45,28 @@ fn emit_line(label: &str, line: String) {
 
 impl Stream {
     /// Reads what is there; false once the stream has ended.
-    fn read_available(&mut self) -> bool {
+    fn read_available(&mut self, tails: &mut BTreeMap<usize, Tail>) -> bool {
         let mut buf = [0u8; 16 * 1024];
         let mut total = 0;
         let label = &self.label;
+        let mut tail = match self.owner {
+            Some(owner) if self.keep_tail => Some(tails.entry(owner).or_default()),
+            _ => None,
+        };
+        let mut emit = |line: String| {
+            if let Some(tail) = tail.as_mut() {
+                tail.push(line.clone());
+            }
+            emit_line(label, line);
+        };
         loop {
             match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
                 Ok(0) => {
-                    self.lines.finish(&mut |line| emit_line(label, line));
+                    self.lines.finish(&mut emit);
                     return false;
                 }
                 Ok(n) => {
-                    self.lines
-                        .push(&buf[..n], &mut |line| emit_line(label, line));
+                    self.lines.push(&buf[..n], &mut emit);
                     total += n;
                     if total >= READ_BUDGET {
                         return true;
@@ -56,7 +75,7 @@ impl Stream {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(nix::errno::Errno::EAGAIN) => return true,
                 Err(_) => {
-                    self.lines.finish(&mut |line| emit_line(label, line));
+                    self.lines.finish(&mut emit);
                     return false;
                 }
             }
@@ -67,13 +86,51 @@ impl Stream {
 impl Streams {
     /// Starts reading `fd` (made non-blocking) as output of `label`.
     pub fn add(&mut self, label: &str, fd: OwnedFd) -> io::Result<()> {
+        self.add_owned(label, fd, None, false)
+    }
+
+    /// Starts reading `fd` as output of instance `owner`; with `keep_tail`
+    /// (its stderr) the lines also go to the instance's tail.
+    pub fn add_owned(
+        &mut self,
+        label: &str,
+        fd: OwnedFd,
+        owner: Option<usize>,
+        keep_tail: bool,
+    ) -> io::Result<()> {
         crate::sys::fd::set_nonblocking(&fd)?;
         self.list.push(Stream {
             label: label.to_string(),
             fd,
             lines: LineBuffer::default(),
+            owner,
+            keep_tail,
         });
         Ok(())
+    }
+
+    /// Forgets instance `owner`'s tail: a new run starts a new report.
+    pub fn clear_tail(&mut self, owner: usize) {
+        if let Some(tail) = self.tails.get_mut(&owner) {
+            tail.clear();
+        }
+    }
+
+    /// Reads what instance `owner`'s pipes hold now, then hands out its
+    /// tail: the last stderr lines of a run that just ended.
+    pub fn take_tail(&mut self, owner: usize) -> Vec<String> {
+        let tails = &mut self.tails;
+        self.list.retain_mut(|stream| {
+            if stream.owner == Some(owner) {
+                stream.read_available(tails)
+            } else {
+                true
+            }
+        });
+        self.tails
+            .get_mut(&owner)
+            .map(Tail::take)
+            .unwrap_or_default()
     }
 
     /// The descriptors to poll for input, in a stable order.
@@ -87,9 +144,10 @@ impl Streams {
     /// [`fds`]: Streams::fds
     pub fn service(&mut self, ready: &[bool]) {
         let mut index = 0;
+        let tails = &mut self.tails;
         self.list.retain_mut(|stream| {
             let keep = if ready.get(index).copied().unwrap_or(false) {
-                stream.read_available()
+                stream.read_available(tails)
             } else {
                 true
             };
@@ -101,7 +159,8 @@ impl Streams {
     /// Reads everything available on every stream now: the last lines of apps
     /// that were just stopped.
     pub fn drain_all(&mut self) {
-        self.list.retain_mut(Stream::read_available);
+        let tails = &mut self.tails;
+        self.list.retain_mut(|stream| stream.read_available(tails));
     }
 
     /// How many streams are open.

@@ -11,8 +11,10 @@ pub mod block;
 pub mod fd;
 pub mod kmod;
 pub mod mount;
+pub mod ns_reaper;
 pub mod power;
 pub mod process;
+pub mod sandbox_child;
 pub mod signals;
 pub mod spawn;
 

@@ -1,4 +1,5 @@
-//! The child side of starting an app: what runs between fork and exec.
+//! Starting an app: the plain child's pre-exec hook, and PID 1's side of
+//! starting a sandboxed one (the child's side is in [`super::sandbox_child`]).
 //!
 //! std's `Command` forks, wires stdio and then runs our `pre_exec` hook. std
 //! does not reset the signal mask (it inherits the parent's since Rust 1.66),
@@ -14,10 +15,13 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
+
+use super::sandbox_child::{self, SandboxSpec, Stage, REPORT_LEN, STAGES};
 
 /// What the child does to itself before exec.
 #[derive(Debug, Clone, Default)]
@@ -56,28 +60,55 @@ fn check(ret: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// The body of the pre-exec hook; see the module docs for the order and why.
-fn prepare_child(setup: &ChildSetup) -> io::Result<()> {
-    // SAFETY: only async-signal-safe system calls, on memory owned by
-    // `setup` (built before fork, never mutated) or local to this frame.
-    unsafe {
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        check(libc::sigemptyset(&mut empty))?;
-        check(libc::sigprocmask(
+/// A kernel signal set with every signal (SIGKILL and SIGSTOP are never
+/// blocked, whatever the set says).
+pub(super) const ALL_SIGNALS: u64 = u64::MAX;
+/// A kernel signal set with no signal.
+pub(super) const NO_SIGNALS: u64 = 0;
+
+/// Sets the calling thread's signal mask to `set` (bit n-1 is signal n).
+///
+/// The raw system call, because glibc's wrapper leaves out its two internal
+/// real-time signals.
+///
+/// # Safety
+/// Async-signal-safe; may run between fork (or clone) and exec.
+pub(super) unsafe fn set_signal_mask(set: u64) -> io::Result<()> {
+    // SAFETY: the kernel reads 8 bytes from a local and writes nothing.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
-            &empty,
-            std::ptr::null_mut(),
-        ))?;
-        // The raw system call, because glibc's wrapper refuses its two
-        // internal real-time signals, which can arrive ignored from whoever
-        // started PID 1's parent. SIGKILL and SIGSTOP reject it; harmless.
-        let default = KernelSigaction {
-            handler: libc::SIG_DFL,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        for signal in 1..=64 {
+            &set,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Sets every signal's disposition to SIG_DFL: SIG_IGN survives exec, and
+/// an ignored SIGCHLD would make the kernel reap children unasked.
+///
+/// # Safety
+/// Async-signal-safe; may run between fork (or clone) and exec.
+pub(super) unsafe fn set_default_dispositions() -> io::Result<()> {
+    // The raw system call, because glibc's wrapper refuses its two
+    // internal real-time signals, which can arrive ignored from whoever
+    // started PID 1's parent. SIGKILL and SIGSTOP reject it; harmless.
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for signal in 1..=64 {
+        // SAFETY: the kernel reads the local struct and writes nothing.
+        unsafe {
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 signal,
@@ -86,6 +117,28 @@ fn prepare_child(setup: &ChildSetup) -> io::Result<()> {
                 8usize,
             );
         }
+    }
+    Ok(())
+}
+
+/// Restores the default signal mask and dispositions (see the module docs).
+///
+/// # Safety
+/// Async-signal-safe; may run between fork (or clone) and exec.
+unsafe fn reset_signals() -> io::Result<()> {
+    // SAFETY: both are async-signal-safe, as this function promises.
+    unsafe {
+        set_signal_mask(NO_SIGNALS)?;
+        set_default_dispositions()
+    }
+}
+
+/// The body of the pre-exec hook; see the module docs for the order and why.
+fn prepare_child(setup: &ChildSetup) -> io::Result<()> {
+    // SAFETY: only async-signal-safe system calls, on memory owned by
+    // `setup` (built before fork, never mutated) or local to this frame.
+    unsafe {
+        reset_signals()?;
         check(libc::setsid())?;
         if let Some(root) = &setup.root {
             check(libc::chroot(root.as_ptr()))?;
@@ -116,6 +169,106 @@ pub fn apply(command: &mut Command, setup: ChildSetup) {
     unsafe {
         command.pre_exec(move || prepare_child(&setup));
     }
+}
+
+/// Why a sandboxed child did not start.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// PID 1's side failed (pipe, clone).
+    Os(io::Error),
+    /// The child reported a failed setup step, then exited (and was reaped).
+    Setup {
+        stage: Stage,
+        index: usize,
+        error: io::Error,
+    },
+}
+
+/// The namespaces made at clone; the cgroup namespace comes later, after the
+/// child joined its cgroup.
+const CLONE_FLAGS: libc::c_int =
+    libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+
+fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// Starts `spec.program` in new mount, PID, IPC, UTS and cgroup namespaces,
+/// set up as `spec` says. Returns the pid (in PID 1's namespace) of the
+/// namespace's reaper once the app has exec'd, or the step that failed,
+/// reported through a close-on-exec pipe as std's `Command` does.
+///
+/// The child is created by a raw clone with fork semantics (no shared
+/// memory, so no stack of its own is needed): only a clone can put the new
+/// process itself in a new PID namespace, where it is pid 1. It forks the
+/// app (pid 2 inside) and stays as its reaper, exiting with the app's
+/// status (see [`super::ns_reaper`]), so the pid returned here stands for
+/// the whole instance: signals sent to it reach the app, and its exit is
+/// the app's.
+pub fn spawn_sandboxed(spec: &SandboxSpec) -> Result<i32, SpawnError> {
+    let argv = pointers(&spec.argv);
+    let envp = pointers(&spec.env);
+    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| SpawnError::Os(super::io_err(e)))?;
+    // SAFETY: a fork-like clone (no CLONE_VM): the child gets a copy of this
+    // address space and only runs `sandbox_child::run`, which is
+    // async-signal-safe and never returns to Rust code that could allocate
+    // or unwind.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::c_ulong::try_from(CLONE_FLAGS | libc::SIGCHLD).unwrap_or(0),
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        // SAFETY: in the child; see above.
+        unsafe { sandbox_child::run(spec, &argv, &envp, report_write.as_raw_fd()) }
+    }
+    if pid < 0 {
+        return Err(SpawnError::Os(io::Error::last_os_error()));
+    }
+    drop(report_write);
+    let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+    let mut message = [0u8; REPORT_LEN];
+    let mut got = 0;
+    while got < message.len() {
+        match nix::unistd::read(report_read.as_raw_fd(), &mut message[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(err) => return Err(SpawnError::Os(super::io_err(err))),
+        }
+    }
+    if got == 0 {
+        return Ok(pid);
+    }
+    // The child (or the app's process before its exec) wrote why and exits
+    // at once, and the reaper with it; reap it here so it is never mistaken
+    // for an instance that ran.
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    let word = |at: usize| {
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(&message[at..at + 4]);
+        bytes
+    };
+    let stage = usize::try_from(u32::from_ne_bytes(word(0)))
+        .ok()
+        .and_then(|n| STAGES.get(n))
+        .copied()
+        .unwrap_or(Stage::Exec);
+    Err(SpawnError::Setup {
+        stage,
+        index: usize::try_from(u32::from_ne_bytes(word(4))).unwrap_or(usize::MAX),
+        error: io::Error::from_raw_os_error(i32::from_ne_bytes(word(8))),
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@
 //! cairn-testapp orphans N                 leave N grandchildren for PID 1 to reap, then sleep until SIGTERM
 //! cairn-testapp sleep                     say "up", exit 0 on SIGTERM
 //! cairn-testapp ignore-term               ignore SIGTERM and sleep forever (only SIGKILL stops it)
+//! cairn-testapp http-status CODE          answer every HTTP request on $PORT_HTTP with CODE, until SIGTERM
+//! cairn-testapp notify-ready              send READY=1 on $NOTIFY_SOCKET, then sleep until SIGTERM
+//! cairn-testapp probe OTHER               print what the app can see and do (`testapp: fact K V`), then sleep until SIGTERM
 //! ```
 
 use std::io::Write;
@@ -16,6 +19,9 @@ use std::time::Duration;
 use signal_hook::consts::SIGTERM;
 use signal_hook::iterator::Signals;
 
+#[path = "testapp/zombies.rs"]
+mod zombies;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -23,6 +29,7 @@ fn main() -> ExitCode {
         ["crash-after", secs] => crash_after(secs, "1"),
         ["crash-after", secs, code] => crash_after(secs, code),
         ["orphans", count] => orphans(count),
+        ["zombie-check", count] => zombies::zombie_check(count),
         ["sleep"] => {
             say("testapp: up");
             wait_for_sigterm()
@@ -30,9 +37,12 @@ fn main() -> ExitCode {
         ["ignore-term"] => ignore_term(),
         ["cat", file] => cat(file),
         ["ids"] => ids(),
+        ["http-status", code] => http_status(code),
+        ["notify-ready"] => notify_ready(),
+        ["probe", other] => probe(other),
         _ => Err(
             "usage: cairn-testapp crash-after SECS [CODE] | orphans N | sleep | ignore-term \
-             | cat FILE | ids"
+             | cat FILE | ids | http-status CODE | notify-ready"
                 .to_string(),
         ),
     };
@@ -143,4 +153,119 @@ fn ignore_term() -> Result<ExitCode, String> {
     loop {
         thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// Prints one `testapp: fact <key> <value>` line per observation of the
+/// sandbox from inside: ids, capabilities, pids, what of the host and of
+/// the app `other` is reachable, what is writable, and a counter kept in
+/// `$STATE_DIR` that grows by one per start. Then waits for SIGTERM.
+fn probe(other: &str) -> Result<ExitCode, String> {
+    let fact = |key: &str, value: String| say(&format!("testapp: fact {key} {value}"));
+    let outcome = |result: std::io::Result<()>| match result {
+        Ok(()) => "ok".to_string(),
+        Err(err) => format!("error:{}", err.raw_os_error().unwrap_or(0)),
+    };
+    let list = |dir: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| Some(e.ok()?.file_name().to_str()?.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    fact("pid", std::process::id().to_string());
+    // SAFETY: these calls only read the calling process's credentials.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    fact("uid", uid.to_string());
+    fact("gid", gid.to_string());
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for key in ["CapEff", "CapPrm", "CapBnd", "NoNewPrivs"] {
+        let value = status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}:")))
+            .map_or("missing", str::trim);
+        fact(key, value.to_string());
+    }
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    fact("hostname", hostname.trim().to_string());
+    let pids: Vec<String> = list("/proc")
+        .into_iter()
+        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    fact("pids", pids.join(","));
+    fact("root", list("/").join(","));
+    fact("bank", outcome(std::fs::read_dir("/bank").map(|_| ())));
+    let other_state = format!("/data/apps/{other}");
+    fact(
+        "other_state",
+        outcome(std::fs::read_dir(other_state).map(|_| ())),
+    );
+    fact("write_root", outcome(std::fs::write("/probe", b"x")));
+    fact("write_bin", outcome(std::fs::write("/bin/probe", b"x")));
+    let state = std::env::var("STATE_DIR").unwrap_or_default();
+    let counter = std::path::Path::new(&state).join("count");
+    let count = std::fs::read_to_string(&counter)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .unwrap_or(0)
+        + 1;
+    fact(
+        "write_state",
+        outcome(std::fs::write(&counter, count.to_string())),
+    );
+    fact("count", count.to_string());
+    fact("write_tmp", outcome(std::fs::write("/tmp/probe", b"x")));
+    let resources = std::fs::read_to_string("/run/cairn/resources.json").unwrap_or_default();
+    fact("resources", resources.trim().to_string());
+    fact("done", String::new());
+    wait_for_sigterm()
+}
+
+/// Serves HTTP on `$PORT_HTTP` (a thread per connection), answering every
+/// request with `code`: an app whose health check can be made to fail.
+fn http_status(code: &str) -> Result<ExitCode, String> {
+    let code: u16 = code.parse().map_err(|_| format!("bad status {code:?}"))?;
+    let port = std::env::var("PORT_HTTP").map_err(|_| "no PORT_HTTP".to_string())?;
+    let listener = std::net::TcpListener::bind(format!("0.0.0.0:{port}"))
+        .map_err(|e| format!("cannot bind port {port}: {e}"))?;
+    say(&format!("testapp: answering {code} on {port}"));
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || answer_with(stream, code));
+        }
+    });
+    wait_for_sigterm()
+}
+
+fn answer_with(mut stream: std::net::TcpStream, code: u16) {
+    use std::io::Read;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let body = format!("status {code}\n");
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {code} Test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// Says "ready" the sd_notify way, then waits for SIGTERM.
+fn notify_ready() -> Result<ExitCode, String> {
+    let path = std::env::var("NOTIFY_SOCKET").map_err(|_| "no NOTIFY_SOCKET".to_string())?;
+    let socket = std::os::unix::net::UnixDatagram::unbound()
+        .map_err(|e| format!("cannot make a socket: {e}"))?;
+    socket
+        .send_to(b"STATUS=up\nREADY=1\n", &path)
+        .map_err(|e| format!("cannot notify {path}: {e}"))?;
+    say("testapp: sent READY=1");
+    wait_for_sigterm()
 }

@@ -1,0 +1,196 @@
+use super::*;
+use crate::supervisor::app::tests::app;
+
+fn layout(entries: Vec<TreeEntry>) -> Layout {
+    Layout {
+        tree: PathBuf::from("/bank/apps/web"),
+        entries,
+        root: PathBuf::from("/r"),
+        state: PathBuf::from("/data/apps/web/0"),
+        resources: PathBuf::from("/run/cairn/apps/web/resources.json"),
+        notify: Some(PathBuf::from("/run/cairn/notify")),
+        dev: PathBuf::from("/dev"),
+    }
+}
+
+fn entry(name: &str, kind: EntryKind) -> TreeEntry {
+    TreeEntry {
+        name: name.into(),
+        kind,
+    }
+}
+
+/// One line per step, for readable comparisons.
+fn lines(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+            } => format!(
+                "mount {} {} {} {} {}",
+                source
+                    .as_ref()
+                    .map_or("-".into(), |s| s.display().to_string()),
+                target.display(),
+                fstype.as_deref().unwrap_or("-"),
+                format!("{flags:?}")
+                    .trim_start_matches("MsFlags(")
+                    .trim_end_matches(')'),
+                data.as_deref().unwrap_or("-"),
+            ),
+            Step::Mkdir { path, mode } => format!("mkdir {} {mode:o}", path.display()),
+            Step::Touch { path } => format!("touch {}", path.display()),
+            Step::Symlink { target, link } => {
+                format!("symlink {} -> {}", link.display(), target.display())
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn state_names_are_escaped_like_systemd_paths() {
+    assert_eq!(state_dir_name("/var/lib/web"), "var-lib-web");
+    assert_eq!(state_dir_name("/var/lib/my-app"), "var-lib-my\\x2dapp");
+    assert_eq!(state_dir_name("/.cache/x y"), "\\x2ecache-x\\x20y");
+    assert_ne!(state_dir_name("/a-b"), state_dir_name("/a/b"));
+}
+
+#[test]
+fn the_whole_plan_for_a_typical_app_in_order() {
+    let mut web = app("web", &["/bin/web"]);
+    web.paths
+        .insert("/var/lib/web".to_string(), PathGrant::State);
+    web.paths.insert("/tmp".to_string(), PathGrant::Tmpfs);
+    web.paths.insert("/run/web".to_string(), PathGrant::Tmpfs);
+    web.paths.insert(
+        "/etc/web".to_string(),
+        PathGrant::Bundle {
+            source: "conf".into(),
+            readonly: true,
+        },
+    );
+    web.limits.memory = Some(128 << 20);
+    let layout = layout(vec![
+        entry("bin", EntryKind::Dir),
+        entry("dev", EntryKind::Dir),
+        entry("lib64", EntryKind::Symlink("usr/lib64".into())),
+        entry("run", EntryKind::Dir),
+        entry("tmp", EntryKind::Dir),
+        entry("var", EntryKind::Dir),
+        entry("version", EntryKind::File),
+    ]);
+    let ro = "MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND";
+    let expected = [
+        "mount - / - MS_REC | MS_PRIVATE -".to_string(),
+        "mount tmpfs /r tmpfs MS_NOSUID | MS_NODEV mode=0755,size=1m".to_string(),
+        "mkdir /r/bin 755".to_string(),
+        "mount /bank/apps/web/bin /r/bin - MS_BIND | MS_REC -".to_string(),
+        format!("mount - /r/bin - {ro} -"),
+        "symlink /r/lib64 -> usr/lib64".to_string(),
+        "mkdir /r/tmp 755".to_string(),
+        "mount /bank/apps/web/tmp /r/tmp - MS_BIND | MS_REC -".to_string(),
+        format!("mount - /r/tmp - {ro} -"),
+        "mkdir /r/var 755".to_string(),
+        "mount /bank/apps/web/var /r/var - MS_BIND | MS_REC -".to_string(),
+        format!("mount - /r/var - {ro} -"),
+        "touch /r/version".to_string(),
+        "mount /bank/apps/web/version /r/version - MS_BIND | MS_REC -".to_string(),
+        format!("mount - /r/version - {ro} -"),
+        "mkdir /r/dev 755".to_string(),
+        "mount tmpfs /r/dev tmpfs MS_NOSUID | MS_NOEXEC mode=0755,size=64k".to_string(),
+        "touch /r/dev/null".to_string(),
+        "mount /dev/null /r/dev/null - MS_BIND | MS_REC -".to_string(),
+        "touch /r/dev/zero".to_string(),
+        "mount /dev/zero /r/dev/zero - MS_BIND | MS_REC -".to_string(),
+        "touch /r/dev/full".to_string(),
+        "mount /dev/full /r/dev/full - MS_BIND | MS_REC -".to_string(),
+        "touch /r/dev/random".to_string(),
+        "mount /dev/random /r/dev/random - MS_BIND | MS_REC -".to_string(),
+        "touch /r/dev/urandom".to_string(),
+        "mount /dev/urandom /r/dev/urandom - MS_BIND | MS_REC -".to_string(),
+        "touch /r/dev/tty".to_string(),
+        "mount /dev/tty /r/dev/tty - MS_BIND | MS_REC -".to_string(),
+        "mkdir /r/dev/pts 755".to_string(),
+        "mount devpts /r/dev/pts devpts MS_NOSUID | MS_NOEXEC newinstance,ptmxmode=0666,mode=0620"
+            .to_string(),
+        "mkdir /r/dev/shm 1777".to_string(),
+        "mount tmpfs /r/dev/shm tmpfs MS_NOSUID | MS_NODEV mode=1777,size=67108864".to_string(),
+        "symlink /r/dev/ptmx -> pts/ptmx".to_string(),
+        "symlink /r/dev/fd -> /proc/self/fd".to_string(),
+        "symlink /r/dev/stdin -> /proc/self/fd/0".to_string(),
+        "symlink /r/dev/stdout -> /proc/self/fd/1".to_string(),
+        "symlink /r/dev/stderr -> /proc/self/fd/2".to_string(),
+        "mkdir /r/proc 555".to_string(),
+        "mount proc /r/proc proc MS_NOSUID | MS_NODEV | MS_NOEXEC ".to_string(),
+        "mkdir /r/run 755".to_string(),
+        "mount tmpfs /r/run tmpfs MS_NOSUID | MS_NODEV | MS_NOEXEC mode=0755,size=1m".to_string(),
+        "mkdir /r/run/cairn 755".to_string(),
+        "touch /r/run/cairn/resources.json".to_string(),
+        "mount /run/cairn/apps/web/resources.json /r/run/cairn/resources.json - MS_BIND | MS_REC -"
+            .to_string(),
+        format!("mount - /r/run/cairn/resources.json - {ro} -"),
+        "touch /r/run/cairn/notify".to_string(),
+        "mount /run/cairn/notify /r/run/cairn/notify - MS_BIND | MS_REC -".to_string(),
+        // Grants, sorted: /etc/web is bundled (already in the tree).
+        "mkdir /r/run/web 755".to_string(),
+        "mount tmpfs /r/run/web tmpfs MS_NOSUID | MS_NODEV mode=1777,size=134217728".to_string(),
+        "mount tmpfs /r/tmp tmpfs MS_NOSUID | MS_NODEV mode=1777,size=134217728".to_string(),
+        "mount /data/apps/web/0/var-lib-web /r/var/lib/web - MS_BIND | MS_REC -".to_string(),
+        "mount - /r/var/lib/web - MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND -".to_string(),
+        "mount - /r - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT -".to_string(),
+    ];
+    assert_eq!(lines(&plan(&web, &layout)), expected);
+}
+
+#[test]
+fn grants_outside_the_tree_get_their_directories_once() {
+    let mut db = app("db", &["/bin/db"]);
+    db.paths.insert("/srv/db".to_string(), PathGrant::State);
+    db.paths.insert("/srv/db/wal".to_string(), PathGrant::Tmpfs);
+    db.paths.insert("/srv/logs".to_string(), PathGrant::State);
+    let mut layout = layout(vec![entry("bin", EntryKind::Dir)]);
+    layout.notify = None;
+    let steps = lines(&plan(&db, &layout));
+    let mkdirs: Vec<&String> = steps
+        .iter()
+        .filter(|l| l.starts_with("mkdir /r/srv"))
+        .collect();
+    assert_eq!(
+        mkdirs,
+        [
+            "mkdir /r/srv 755",
+            "mkdir /r/srv/db 755",
+            "mkdir /r/srv/db/wal 755",
+            "mkdir /r/srv/logs 755"
+        ]
+    );
+    // A nested grant is mounted after its parent, into it.
+    let db_mount = steps
+        .iter()
+        .position(|l| l.contains("srv-db /r/srv/db "))
+        .unwrap();
+    let wal_dir = steps
+        .iter()
+        .position(|l| l == "mkdir /r/srv/db/wal 755")
+        .unwrap();
+    assert!(db_mount < wal_dir, "{steps:#?}");
+    assert!(
+        !steps.iter().any(|l| l.contains("notify")),
+        "no socket, no bind"
+    );
+}
+
+#[test]
+fn state_dir_is_the_first_state_path() {
+    let mut web = app("web", &["/bin/web"]);
+    assert_eq!(state_dir(&web), None);
+    web.paths.insert("/tmp".to_string(), PathGrant::Tmpfs);
+    web.paths.insert("/var/lib/b".to_string(), PathGrant::State);
+    web.paths.insert("/var/lib/a".to_string(), PathGrant::State);
+    assert_eq!(state_dir(&web), Some("/var/lib/a"));
+}
