@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cairn-testapp crash-after SECS [CODE]   sleep, then exit with CODE (default 1)
-//! cairn-testapp orphans N                 leave N grandchildren for PID 1 to reap, then sleep until SIGTERM
+//! cairn-testapp orphans N                 leave N orphaned grandchildren to be reaped, then sleep until SIGTERM
 //! cairn-testapp sleep                     say "up", exit 0 on SIGTERM
 //! cairn-testapp ignore-term               ignore SIGTERM and sleep forever (only SIGKILL stops it)
 //! cairn-testapp http-status CODE          answer every HTTP request on $PORT_HTTP with CODE, until SIGTERM
