@@ -28,6 +28,7 @@ pub mod health;
 pub mod log;
 pub mod metrics;
 pub mod modules;
+pub mod mountinfo;
 pub mod mounts;
 pub mod net;
 pub mod notify;

@@ -127,35 +127,8 @@ pub fn cgroup2_mount_point(mountinfo: &str) -> Option<PathBuf> {
         if fs.split(' ').next()? != "cgroup2" {
             return None;
         }
-        mount
-            .split(' ')
-            .nth(4)
-            .map(|point| PathBuf::from(unescape(point)))
+        mount.split(' ').nth(4).map(crate::mountinfo::unescape_path)
     })
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space and so on).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|digits| {
-            let text = std::str::from_utf8(digits).ok()?;
-            u8::from_str_radix(text, 8).ok()
-        });
-        match (bytes[i], octal) {
-            (b'\\', Some(byte)) => {
-                out.push(byte);
-                i += 4;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -135,38 +135,11 @@ pub fn read_tree(tree: &Path) -> io::Result<Vec<TreeEntry>> {
     Ok(entries)
 }
 
-/// Decodes the octal escapes (`\040`) of a path in /proc/self/mountinfo.
-fn unescape_mount_path(field: &str) -> PathBuf {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|digits| {
-            let text = std::str::from_utf8(digits).ok()?;
-            u8::from_str_radix(text, 8).ok()
-        });
-        match (bytes[i], octal) {
-            (b'\\', Some(byte)) => {
-                out.push(byte);
-                i += 4;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    PathBuf::from(std::ffi::OsStr::from_bytes(&out))
-}
-
 /// PID 1's mounts to detach in the child when the root is entered by move +
 /// chroot: every mount point of `mountinfo` except `/`, those on the way to
 /// `root` and those inside it, keeping only the topmost of nested ones.
 pub fn mounts_to_detach(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
-    let mut points: Vec<PathBuf> = mountinfo
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .map(unescape_mount_path)
+    let mut points: Vec<PathBuf> = crate::mountinfo::mount_points(mountinfo)
         .filter(|p| p != Path::new("/") && !root.starts_with(p) && !p.starts_with(root))
         .collect();
     points.sort();
