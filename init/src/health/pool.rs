@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 use super::probe::Probe;
 use super::Outcome;
@@ -47,23 +46,6 @@ pub struct Pool {
     jobs: Sender<Job>,
     done: Receiver<Done>,
     wake_read: OwnedFd,
-}
-
-/// The signals a worker blocks: all but the synchronous faults.
-fn worker_mask() -> SigSet {
-    let mut set = SigSet::all();
-    for fault in [
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGILL,
-        Signal::SIGFPE,
-        Signal::SIGABRT,
-        Signal::SIGSYS,
-        Signal::SIGTRAP,
-    ] {
-        set.remove(fault);
-    }
-    set
 }
 
 fn worker(jobs: &Mutex<Receiver<Job>>, done: &Sender<Done>, wake: &OwnedFd) {
@@ -100,27 +82,17 @@ impl Pool {
         let (jobs, job_rx) = channel::<Job>();
         let (done_tx, done) = channel::<Done>();
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let previous = worker_mask().thread_swap_mask(SigmaskHow::SIG_BLOCK);
-        let mut result = Ok(());
-        for n in 0..workers.max(1) {
-            let (job_rx, done_tx, wake) = (job_rx.clone(), done_tx.clone(), wake_write.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("health-{n}"))
-                .stack_size(256 * 1024)
-                .spawn(move || worker(&job_rx, &done_tx, &wake));
-            if let Err(err) = spawned {
-                result = Err(err);
-                break;
+        // Workers inherit a mask that blocks every signal but the faults.
+        let result = crate::sys::thread_signals::with_signals_blocked(|| {
+            for n in 0..workers.max(1) {
+                let (job_rx, done_tx, wake) = (job_rx.clone(), done_tx.clone(), wake_write.clone());
+                std::thread::Builder::new()
+                    .name(format!("health-{n}"))
+                    .stack_size(256 * 1024)
+                    .spawn(move || worker(&job_rx, &done_tx, &wake))?;
             }
-        }
-        match previous {
-            Ok(previous) => {
-                if let Err(err) = previous.thread_set_mask() {
-                    tracing::warn!("health: cannot restore the signal mask: {err}");
-                }
-            }
-            Err(err) => tracing::warn!("health: cannot block signals for workers: {err}"),
-        }
+            Ok::<(), io::Error>(())
+        });
         result?;
         Ok(Pool {
             jobs,
@@ -151,6 +123,7 @@ impl Pool {
 mod tests {
     use super::*;
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::signal::{SigSet, Signal};
     use std::net::TcpListener;
 
     #[test]

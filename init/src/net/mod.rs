@@ -12,7 +12,6 @@ mod link;
 #[cfg(test)]
 mod netns_tests;
 mod resolv;
-mod signal_mask;
 mod static_cfg;
 
 use std::collections::BTreeMap;
@@ -79,7 +78,7 @@ pub fn configure_all_in_background(interfaces: BTreeMap<String, Interface>) -> b
     if interfaces.is_empty() {
         return true;
     }
-    let spawned = signal_mask::with_signals_blocked(|| {
+    let spawned = crate::sys::thread_signals::with_signals_blocked(|| {
         std::thread::Builder::new()
             .name("net-setup".to_string())
             .spawn({

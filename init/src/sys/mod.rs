@@ -17,6 +17,7 @@ pub mod process;
 pub mod sandbox_child;
 pub mod signals;
 pub mod spawn;
+pub mod thread_signals;
 
 use std::io;
 

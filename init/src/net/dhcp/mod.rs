@@ -20,7 +20,8 @@ use self::client::{ClientConfig, DhcpError};
 use self::lease::Lease;
 use self::renewer::{LeaseSink, Managed};
 use super::addr::{self, Source};
-use super::{link, resolv, signal_mask, NetError};
+use super::{link, resolv, NetError};
+use crate::sys::thread_signals as signal_mask;
 
 /// How long boot waits for the first lease.
 pub const LEASE_WAIT: Duration = Duration::from_secs(10);

@@ -213,7 +213,7 @@ pub fn run(mut managed: Vec<Managed>, mut sink: impl LeaseSink) {
 
 /// Starts the renewal thread for `managed`.
 pub fn spawn(managed: Vec<Managed>, sink: impl LeaseSink + 'static) -> io::Result<()> {
-    crate::net::signal_mask::with_signals_blocked(|| {
+    crate::sys::thread_signals::with_signals_blocked(|| {
         thread::Builder::new()
             .name("dhcp-renew".into())
             .spawn(move || run(managed, sink))

@@ -1,7 +1,8 @@
-//! Threads of the network module must not take signals meant for PID 1.
+//! PID 1's helper threads (DHCP, health checks) must not take signals meant
+//! for PID 1's main loop.
 //!
 //! A process-directed signal (SIGCHLD, SIGTERM, SIGINT...) goes to any thread
-//! that does not block it. If a network thread took one, PID 1's own signal
+//! that does not block it. If a helper thread took one, PID 1's own signal
 //! handling (a signalfd or sigwait in the main thread) would never see it. A new
 //! thread inherits its creator's mask, so the creator blocks everything for the
 //! moment of the spawn; the faults a thread raises itself (SIGSEGV and the like)
@@ -20,7 +21,7 @@ const FAULTS: [Signal; 7] = [
     Signal::SIGTRAP,
 ];
 
-/// The signals a network thread blocks: all but the synchronous faults.
+/// The signals a helper thread blocks: all but the synchronous faults.
 fn blocked_set() -> SigSet {
     let mut set = SigSet::all();
     for fault in FAULTS {
@@ -34,12 +35,12 @@ fn blocked_set() -> SigSet {
 pub fn with_signals_blocked<T>(spawn: impl FnOnce() -> T) -> T {
     let previous = blocked_set().thread_swap_mask(SigmaskHow::SIG_BLOCK);
     if let Err(e) = &previous {
-        warn!("network: cannot block signals for a new thread: {e}");
+        warn!("cannot block signals for a new thread: {e}");
     }
     let result = spawn();
     if let Ok(previous) = previous {
         if let Err(e) = previous.thread_set_mask() {
-            warn!("network: cannot restore the signal mask: {e}");
+            warn!("cannot restore the signal mask: {e}");
         }
     }
     result
