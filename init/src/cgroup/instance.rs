@@ -13,7 +13,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::root::make_dir;
-use super::values::{check_component, cpu_max, flat_keyed, limit_value, parse_pids, Controller};
+use super::values::{
+    check_component, cpu_max, flat_keyed, limit_value, parse_pids, pids_max, Controller,
+};
 use super::CgroupError;
 
 /// How often [`InstanceCgroup::remove`] tries, and how long it waits between
@@ -117,7 +119,7 @@ impl InstanceCgroup {
             self.write_if_present("memory.oom.group", "1")?;
         }
         if enabled.contains(&Controller::Pids) {
-            self.write("pids.max", &limit_value(limits.processes.map(u64::from)))?;
+            self.write("pids.max", &limit_value(pids_max(limits.processes)))?;
         }
         if enabled.contains(&Controller::Cpu) {
             let value = match limits.cpu {

@@ -60,6 +60,13 @@ pub fn limit_value(limit: Option<u64>) -> String {
     }
 }
 
+/// The `pids.max` for an app allowed `processes` processes: one more, for the
+/// reaper that is pid 1 of every app namespace (see `crate::sys::ns_reaper`),
+/// so `processes = N` leaves the app N processes of its own.
+pub fn pids_max(processes: Option<u32>) -> Option<u64> {
+    processes.map(|n| u64::from(n) + 1)
+}
+
 /// Checks that `name` is usable as one path component of a cgroup.
 pub fn check_component(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
@@ -134,6 +141,14 @@ pub fn cgroup2_mount_point(mountinfo: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pids_max_counts_the_namespace_reaper() {
+        assert_eq!(pids_max(Some(1)), Some(2));
+        assert_eq!(pids_max(Some(64)), Some(65));
+        assert_eq!(pids_max(None), None);
+        assert_eq!(limit_value(pids_max(None)), "max");
+    }
 
     #[test]
     fn cpu_max_is_quota_over_a_100ms_period() {
