@@ -6,6 +6,9 @@
 //! records whose priority is below its console loglevel (with `loglevel=4`:
 //! errors); those are not written to the console a second time.
 //!
+//! Every event that passes either filter also joins the record stream of
+//! [`crate::logging`] (log files, remote syslog).
+//!
 //! What reaches the console is filtered by `[logging] console` from the
 //! manifest (info until the manifest is read); kmsg receives everything up to
 //! info, or debug with `cairn.debug` on the kernel command line.
@@ -125,8 +128,34 @@ pub fn enable_debug() {
     KMSG_MAX.store(4, Ordering::Relaxed);
 }
 
-/// Writes one line at `level` to both sinks.
+/// The syslog severity of a level in the record stream.
+fn severity(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        Level::DEBUG | Level::TRACE => 7,
+    }
+}
+
+/// Shows a line of the logging layer itself (at a syslog severity) on the
+/// console, when the console level lets it through. It is already in the
+/// record stream; it does not go to kmsg.
+pub fn console_notice(severity: u8, message: &str) {
+    let level = match severity {
+        0..=3 => Level::ERROR,
+        4 => Level::WARN,
+        5 | 6 => Level::INFO,
+        _ => Level::DEBUG,
+    };
+    if rank(&level) <= CONSOLE_MAX.load(Ordering::Relaxed) {
+        console::write_line(&format_line(&level, message));
+    }
+}
+
+/// Writes one line at `level` to both sinks and into the record stream.
 fn emit(level: &Level, message: &str) {
+    crate::logging::system_line(severity(level), message);
     let line = format_line(level, message);
     let priority = kmsg_priority(level);
     let mut kernel_echoes = false;

@@ -263,6 +263,8 @@ fn host() -> Host {
         run: base.join("run/apps"),
         notify: base.join("run/notify"),
         dev: PathBuf::from("/dev"),
+        user_namespace: None,
+        run_as: None,
     };
     for name in ["probe", "other"] {
         let tree = paths.apps.join(name);
@@ -588,5 +590,136 @@ fn a_failed_exec_of_the_app_is_reported_from_under_the_reaper() {
     assert_eq!(
         err,
         "sandbox setup failed (exec): No such file or directory (os error 2)"
+    );
+}
+
+/// Set in the environment of this executable re-run as an unprivileged
+/// user, to run [`user_namespace_host`]'s body.
+const USERNS_HOST_VAR: &str = "CAIRN_USERNS_HOST";
+
+/// The uid and gid an unprivileged run drops to when the tests run as root.
+const NOBODY: u32 = 65534;
+
+/// Why user namespaces cannot be used here, if they cannot.
+fn user_namespaces_unavailable() -> Option<String> {
+    let err = cairn_init::sys::spawn::probe_user_namespace().err()?;
+    let sysctls: Vec<String> = [
+        "/proc/sys/kernel/unprivileged_userns_clone",
+        "/proc/sys/user/max_user_namespaces",
+    ]
+    .iter()
+    .filter_map(|path| {
+        Some(format!(
+            "{path} = {}",
+            fs::read_to_string(path).ok()?.trim()
+        ))
+    })
+    .collect();
+    Some(format!("{err} ({})", sysctls.join(", ")))
+}
+
+/// The body of the unprivileged test: what an app sees and may do when
+/// its sandbox is built in a user namespace by an ordinary user.
+#[test]
+fn user_namespace_host() {
+    if std::env::var_os(USERNS_HOST_VAR).is_none() {
+        return;
+    }
+    println!();
+    assert!(!nix::unistd::geteuid().is_root(), "must run unprivileged");
+    if let Some(why) = user_namespaces_unavailable() {
+        println!("skipped: unprivileged user namespaces are not available: {why}");
+        return;
+    }
+    let mut host = host();
+    host.paths.user_namespace = Some(sandbox::UserNamespace::current());
+    let probe = app("probe");
+    let facts = run(&host, &probe, 1);
+    let uid = cairn_manifest::app_uid("probe").to_string();
+    let get = |k: &str| facts.get(k).map(String::as_str).unwrap_or("missing");
+    assert_eq!(get("pid"), "2", "{facts:#?}");
+    assert_eq!(get("pids"), "[1, 2]");
+    assert_eq!(get("hostname"), "probe-1");
+    assert_eq!(get("uid"), uid, "the app's own uid inside");
+    assert_eq!(get("gid"), uid);
+    for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(get(cap), "0000000000000000", "{cap}");
+    }
+    assert_eq!(get("NoNewPrivs"), "1");
+    assert_eq!(get("secret"), "error:2", "a host file is not there");
+    assert_eq!(get("root"), "bin,dev,etc,motd,proc,run,tmp,var");
+    assert_eq!(
+        get("dev"),
+        "fd,full,null,ptmx,pts,random,shm,stderr,stdin,stdout,tty,urandom,zero"
+    );
+    assert_eq!(get("write_root"), "error:30");
+    assert_eq!(get("write_bin"), "error:30");
+    assert_eq!(get("write_tmp"), "ok");
+    assert_eq!(get("dev_null"), "ok");
+    assert_eq!(get("write_state"), "ok");
+    assert_eq!(get("write_resources"), "error:30");
+    assert_eq!(get("mount_proc"), "error:1", "no capabilities left");
+    assert_eq!(get("notify"), "ok");
+    assert_eq!(
+        get("env"),
+        "CAIRN_APP,CAIRN_INSTANCE,CAIRN_PROBE,HOME,NOTIFY_SOCKET,PATH,PORT_HTTP,PROBE_SECRET,STATE_DIR"
+    );
+    let mut buf = [0u8; 64];
+    let n = host.notify.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
+    // The state belongs to the host user, who is the app inside.
+    let dir = host.paths.state.join("probe/1/var-lib-probe");
+    let meta = fs::metadata(&dir).unwrap();
+    assert_eq!(meta.uid(), nix::unistd::geteuid().as_raw());
+    assert_eq!(meta.mode() & 0o7777, 0o700);
+    assert_eq!(fs::read_to_string(dir.join("count")).unwrap(), "1");
+    // TERM reaches an app without a handler here too.
+    let started = start(&host, "hang");
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(fs::File::from(started.stdout)));
+    assert!(lines.any(|l| l.unwrap() == "fact ready yes"));
+    nix::sys::signal::kill(
+        Pid::from_raw(started.pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(
+        wait_within(started.pid, Duration::from_secs(5)),
+        Some(WaitStatus::Exited(Pid::from_raw(started.pid), 128 + 15))
+    );
+    println!("user namespace host: ok");
+}
+
+#[test]
+fn an_unprivileged_host_runs_apps_in_user_namespaces() {
+    if std::env::var_os(USERNS_HOST_VAR).is_some() {
+        return;
+    }
+    // As root, run the body as an ordinary user; otherwise as we are.
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "user_namespace_host",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(USERNS_HOST_VAR, "1");
+    if nix::unistd::geteuid().is_root() {
+        // std drops the supplementary groups when root changes the uid.
+        std::os::unix::process::CommandExt::uid(&mut command, NOBODY);
+        std::os::unix::process::CommandExt::gid(&mut command, NOBODY);
+    }
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    if let Some(skip) = stdout.lines().find(|l| l.starts_with("skipped:")) {
+        eprintln!("{skip}");
+        return;
+    }
+    assert!(
+        stdout.contains("user namespace host: ok"),
+        "{stdout}\n{stderr}"
     );
 }

@@ -1,0 +1,294 @@
+//! `cairn logs DIR [APP] [--since ...]`: reads the log files out of a
+//! machine's disk, so a box that failed still tells its story.
+//!
+//! DIR is a built image directory (its run disk `run/disk.qcow2` is read if
+//! there is one, else `disk.img`), or a disk file itself. A qcow2 disk is
+//! converted to a raw copy with `qemu-img`; the data partition is found by
+//! its GPT name and `/logs` is copied out of its ext4 filesystem with
+//! `debugfs`, which reads a filesystem at an offset in a file without root
+//! and without mounting. Lines of every file (rotated ones first) are
+//! printed in time order.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context};
+
+/// The GPT name of the data partition.
+const DATA_PARTITION: &str = "cairn-data";
+/// Where log files live on it.
+const LOG_DIR: &str = "/logs";
+
+/// `cairn logs`
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    /// A built image directory (its run disk is read), or a disk image file.
+    pub dir: PathBuf,
+    /// Only this app's lines (`cairn` for the system's own log, `kernel` for the kernel's).
+    pub app: Option<String>,
+    /// Only lines from this time on: a duration back from now ("10m", "2h",
+    /// "1d") or a UTC time ("2026-11-23T09:45:00Z", or a prefix of one).
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+/// Runs `cairn logs`.
+pub fn main(args: &LogsArgs) -> ExitCode {
+    match print_logs(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cairn logs: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_logs(args: &LogsArgs) -> anyhow::Result<()> {
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let disk = find_disk(&args.dir)?;
+    let lines = read_logs(&disk, args.app.as_deref(), since.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        use std::io::Write;
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The disk to read for DIR.
+pub fn find_disk(dir: &Path) -> anyhow::Result<PathBuf> {
+    if dir.is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    for candidate in [dir.join("run").join("disk.qcow2"), dir.join("disk.img")] {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "{} has neither run/disk.qcow2 nor disk.img; give a built image directory",
+        dir.display()
+    )
+}
+
+/// Every log line on `disk` (of `app`, or of all sources), at or after
+/// `since` (a UTC time prefix), in time order.
+pub fn read_logs(
+    disk: &Path,
+    app: Option<&str>,
+    since: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let out = extract_logs(disk, app, tmp.path())?;
+    let mut lines = Vec::new();
+    collect(&out, &mut lines)?;
+    if let Some(since) = since {
+        lines.retain(|l| l.as_str() >= since);
+    }
+    // Stable: lines with the same time keep their file order.
+    lines.sort_by(|a, b| timestamp(a).cmp(timestamp(b)));
+    Ok(lines)
+}
+
+/// Copies the log directory of `app` (or all of them) from `disk` into
+/// `work`; returns the copied directory.
+pub fn extract_logs(disk: &Path, app: Option<&str>, work: &Path) -> anyhow::Result<PathBuf> {
+    let raw = raw_disk(disk, work)?;
+    let offset = data_partition_offset(&raw)?;
+    let out = work.join("out");
+    std::fs::create_dir_all(&out)?;
+    let source = match app {
+        Some(app) if !app.is_empty() && !app.contains('/') => format!("{LOG_DIR}/{app}"),
+        Some(app) => bail!("bad app name {app:?}"),
+        None => LOG_DIR.to_string(),
+    };
+    let output = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("rdump {source} {}", out.display()))
+        .arg(format!("{}?offset={offset}", raw.display()))
+        .output()
+        .context("cannot run debugfs (install e2fsprogs)")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("File not found") {
+        bail!("no logs for {} on this disk", app.unwrap_or("any app"));
+    }
+    if !output.status.success() {
+        bail!("debugfs failed: {}", stderr.trim());
+    }
+    Ok(out.join(source.rsplit('/').next().unwrap_or("logs")))
+}
+
+fn timestamp(line: &str) -> &str {
+    line.split(' ').next().unwrap_or("")
+}
+
+/// Reads every file under `dir`: in each directory, rotated files by name
+/// (their rotation time) and `current` last.
+fn collect(dir: &Path, lines: &mut Vec<String>) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort_by_key(|p| {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        (name.as_deref() == Some("current"), name)
+    });
+    for path in entries {
+        if path.is_dir() {
+            collect(&path, lines)?;
+        } else {
+            let bytes = std::fs::read(&path)?;
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
+        }
+    }
+    Ok(())
+}
+
+/// A raw view of `disk`: itself, or a qcow2 converted into `tmp`.
+fn raw_disk(disk: &Path, tmp: &Path) -> anyhow::Result<PathBuf> {
+    let mut magic = [0u8; 4];
+    File::open(disk)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .with_context(|| format!("cannot read {}", disk.display()))?;
+    if &magic != b"QFI\xfb" {
+        return Ok(disk.to_path_buf());
+    }
+    let raw = tmp.join("disk.raw");
+    let output = Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(disk)
+        .arg(&raw)
+        .output()
+        .context("cannot run qemu-img (install qemu-utils)")?;
+    if !output.status.success() {
+        bail!(
+            "qemu-img convert {} failed: {}",
+            disk.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(raw)
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from(u32_at(b, at)) | (u64::from(u32_at(b, at + 4)) << 32)
+}
+
+/// The byte offset of the data partition in a raw GPT disk (512-byte sectors).
+pub fn data_partition_offset(raw: &Path) -> anyhow::Result<u64> {
+    let mut file = File::open(raw).with_context(|| format!("cannot open {}", raw.display()))?;
+    let mut header = [0u8; 512];
+    file.seek(SeekFrom::Start(512))?;
+    file.read_exact(&mut header)?;
+    if &header[..8] != b"EFI PART" {
+        bail!("{} has no GPT", raw.display());
+    }
+    let entries_lba = u64_at(&header, 72);
+    let count = u32_at(&header, 80) as usize;
+    let size = u32_at(&header, 84) as usize;
+    if !(128..=4096).contains(&size) || count > 1024 {
+        bail!("{} has a malformed GPT", raw.display());
+    }
+    let mut table = vec![0u8; count * size];
+    file.seek(SeekFrom::Start(entries_lba * 512))?;
+    file.read_exact(&mut table)?;
+    for entry in table.chunks(size) {
+        let name: Vec<u16> = entry[56..128]
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|&c| c != 0)
+            .collect();
+        if String::from_utf16_lossy(&name) == DATA_PARTITION {
+            return Ok(u64_at(entry, 32) * 512);
+        }
+    }
+    Err(anyhow!(
+        "{} has no {DATA_PARTITION} partition",
+        raw.display()
+    ))
+}
+
+/// `--since`: a duration back from now, or a UTC time (prefix), as the
+/// time prefix lines are compared with.
+pub fn parse_since(text: &str) -> anyhow::Result<String> {
+    parse_since_at(text, SystemTime::now())
+}
+
+fn parse_since_at(text: &str, now: SystemTime) -> anyhow::Result<String> {
+    let text = text.trim();
+    if text.len() >= 4 && text.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
+        return Ok(text.trim_end_matches('Z').to_string());
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| anyhow!("--since {text:?}: give a unit (s, m, h, d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| anyhow!("--since {text:?}: not a duration or a time"))?;
+    let seconds = match unit {
+        "s" => number,
+        "m" | "min" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => bail!("--since {text:?}: unknown unit {unit:?} (s, m, h, d)"),
+    };
+    let at = now
+        .checked_sub(Duration::from_secs(seconds))
+        .unwrap_or(UNIX_EPOCH)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(utc(at))
+}
+
+/// `2026-11-23T09:45:10.000000Z` without the trailing `Z`, as log lines start.
+fn utc(at: Duration) -> String {
+    let secs = at.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let (year, month, day) = crate::build::civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        at.subsec_micros()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_durations_and_times() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            parse_since_at("10m", now).unwrap(),
+            "2023-11-14T22:03:20.000000"
+        );
+        assert_eq!(
+            parse_since_at("1d", now).unwrap(),
+            "2023-11-13T22:13:20.000000"
+        );
+        assert_eq!(
+            parse_since_at("2023-11-14T22:00Z", now).unwrap(),
+            "2023-11-14T22:00"
+        );
+        assert!(parse_since_at("10", now).is_err());
+        assert!(parse_since_at("10y", now).is_err());
+        // Lines compare as text against the prefix.
+        let since = parse_since_at("2023-11-14T22:00Z", now).unwrap();
+        assert!("2023-11-14T22:00:00.000001Z web stdout x" >= since.as_str());
+        assert!("2023-11-14T21:59:59.999999Z web stdout x" < since.as_str());
+    }
+}

@@ -1,0 +1,200 @@
+//! The OS's logging layer: every app's output, PID 1's own log and the
+//! kernel's, as one stream of records, to the console, an in-memory ring per
+//! source, files on the data partition and remote syslog collectors.
+//!
+//! PID 1 owns the app pipes (see `supervisor::streams`) and turns their bytes
+//! into [`Record`]s here, in [`hub`]. The sinks that do slow or risky I/O
+//! (files, the network, TLS) live in a separate process, `cairn-logd`
+//! ([`daemon`]): PID 1 starts it by executing its own binary, feeds it over a
+//! non-blocking socket and restarts it when it dies, sending again whatever
+//! it had not acknowledged. Nothing here ever makes PID 1 or an app wait:
+//! when a bound is reached, lines are dropped, counted, and the count is
+//! logged. docs/logging.md describes the model and its guarantees.
+
+pub mod daemon;
+pub mod files;
+pub mod hub;
+pub mod kmsg;
+pub mod outbox;
+pub mod ratelimit;
+pub mod record;
+pub mod remote;
+pub mod syslog;
+pub mod tls;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags};
+
+use self::daemon::Config;
+use self::hub::Hub;
+pub use self::record::{Record, Stream};
+use self::remote::Target;
+
+/// Where the log files go, on the data partition.
+pub const LOG_DIR: &str = "/data/logs";
+
+static HUB: Mutex<Option<Hub>> = Mutex::new(None);
+
+fn with<R>(f: impl FnOnce(&mut Hub) -> R) -> R {
+    let mut guard = HUB.lock().unwrap_or_else(PoisonError::into_inner);
+    let hub = guard.get_or_insert_with(|| Hub::new(crate::sys::process::is_pid1()));
+    f(hub)
+}
+
+/// One line of an app instance's output (`label` as the console names it:
+/// `web`, `web.1`); true when it should also be shown on the console.
+pub fn app_line(label: &str, stderr: bool, line: String) -> bool {
+    let stream = if stderr {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
+    };
+    with(|hub| hub.app_line(label, stream, line, Instant::now()))
+}
+
+/// One line of PID 1's own log, at a syslog severity.
+pub fn system_line(severity: u8, message: &str) {
+    let record = Record::system(severity, message);
+    with(|hub| hub.record(record));
+}
+
+/// The recent lines of `source` (an app, `cairn` or `kernel`), oldest first.
+pub fn recent(source: &str) -> Vec<String> {
+    with(|hub| hub.recent(source))
+}
+
+/// True when `path` is a mount point (its device differs from its parent's).
+fn is_mount_point(path: &Path) -> bool {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    match (std::fs::metadata(path), std::fs::metadata(parent)) {
+        (Ok(me), Ok(up)) => me.dev() != up.dev(),
+        _ => false,
+    }
+}
+
+/// The logger's configuration from `[logging]`; log files only when the
+/// data partition is mounted (never onto the initramfs, which is RAM).
+pub fn config_for(logging: &cairn_manifest::Logging, hostname: &str, data_mounted: bool) -> Config {
+    Config {
+        dir: data_mounted.then(|| PathBuf::from(LOG_DIR)),
+        max_size: logging.file.max_size,
+        keep: logging.file.keep,
+        hostname: hostname.to_string(),
+        remotes: logging
+            .remote
+            .iter()
+            .map(|r| Target {
+                transport: r.transport,
+                host: r.host.clone(),
+                port: r.port,
+                ca: PathBuf::from(tls::DEFAULT_CA),
+            })
+            .collect(),
+    }
+}
+
+/// Starts the logging layer of PID 1 from the manifest at `manifest_path`:
+/// reads the kernel's log and starts the logger at the next [`tick`].
+pub fn start(manifest_path: &Path) {
+    let logging = match cairn_manifest::load(manifest_path) {
+        Ok(manifest) => manifest.logging,
+        Err(err) => {
+            tracing::warn!("logging: cannot read the manifest, using defaults: {err}");
+            cairn_manifest::Logging {
+                console: cairn_manifest::LogLevel::Info,
+                file: cairn_manifest::FileSink {
+                    max_size: 10 << 20,
+                    keep: 5,
+                },
+                remote: Vec::new(),
+            }
+        }
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let data_mounted = is_mount_point(Path::new(crate::datapart::MOUNT_POINT));
+    if !data_mounted {
+        tracing::warn!("no data partition: logs are kept in memory and sent to remote sinks only");
+    }
+    let config = config_for(&logging, &hostname, data_mounted);
+    let kmsg = with(|hub| {
+        hub.configure(config, Instant::now());
+        hub.open_kmsg(Path::new("/dev/kmsg"))
+    });
+    if let Err(err) = kmsg {
+        tracing::warn!("kernel log not captured: {err}");
+    }
+}
+
+/// The descriptors the run loop should also poll, with their events.
+pub fn poll_handles() -> Vec<(OwnedFd, PollFlags)> {
+    with(|hub| hub.poll_handles())
+}
+
+/// Once per round of the run loop: reads acknowledgements, the logger's
+/// notices and the kernel's log, (re)starts the logger, sends what it takes.
+pub fn tick() {
+    with(|hub| {
+        let now = Instant::now();
+        hub.service(now);
+        hub.tick(now);
+    });
+}
+
+/// At shutdown, after the apps stopped: waits (at most `limit`) until the
+/// logger has written everything, then closes its input and waits for it to
+/// sync and exit. Lines after this reach the console only.
+pub fn finish(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let handles = with(|hub| {
+            let now = Instant::now();
+            hub.service(now);
+            hub.tick(now);
+            hub.pending().then(|| hub.poll_handles())
+        });
+        let Some(handles) = handles else { break };
+        if Instant::now() >= deadline {
+            tracing::warn!("logger still busy at shutdown: the last lines may miss the log files");
+            break;
+        }
+        wait(&handles, Duration::from_millis(50));
+    }
+    let Some(socket) = with(Hub::close_logger) else {
+        return;
+    };
+    // The logger closes its end when it exits, after syncing.
+    let deadline = deadline.max(Instant::now() + Duration::from_secs(1));
+    let mut buf = [0u8; 512];
+    let handle: Vec<(OwnedFd, PollFlags)> = socket
+        .try_clone()
+        .map(|fd| vec![(fd, PollFlags::POLLIN)])
+        .unwrap_or_default();
+    while Instant::now() < deadline {
+        wait(&handle, Duration::from_millis(100));
+        match nix::sys::socket::recv(
+            std::os::fd::AsRawFd::as_raw_fd(&socket),
+            &mut buf,
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(0) => return,
+            Ok(_) | Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn wait(handles: &[(OwnedFd, PollFlags)], limit: Duration) {
+    let mut fds: Vec<PollFd<'_>> = handles
+        .iter()
+        .map(|(fd, flags)| PollFd::new(fd.as_fd(), *flags))
+        .collect();
+    let ms = u16::try_from(limit.as_millis()).unwrap_or(u16::MAX);
+    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
+}
