@@ -10,6 +10,10 @@
 #   apt, dpkg        apt-get download + dpkg-deb -x fetch the kernel and systemd-boot
 #                    into a cache without installing them on the host
 #   gcc, libc6-dev   the linker for the static binaries
+#   redis-server     a real dynamic program bundled by the redis boot test
+#   redis-tools      redis-cli: the redis boot test talks to it through a forwarded port
+#   bubblewrap       bwrap: the baseline of cairn-bench's sandbox start benchmark
+#   runit            svlogd: the baseline of cairn-bench's logging benchmark
 
 set -euo pipefail
 
@@ -73,7 +77,8 @@ cairn_install_packages() {
 
 cairn_host_deps() {
     cairn_say "checking host packages"
-    cairn_install_packages qemu-system-x86 qemu-utils ovmf squashfs-tools e2fsprogs apt dpkg gcc libc6-dev
+    cairn_install_packages qemu-system-x86 qemu-utils ovmf squashfs-tools e2fsprogs apt dpkg gcc libc6-dev \
+        redis-server redis-tools bubblewrap runit
     # apt-get download needs package lists; a fresh machine may have none.
     if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
         if [ "$(id -u)" -eq 0 ]; then

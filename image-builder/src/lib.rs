@@ -4,6 +4,7 @@
 
 pub mod board;
 pub mod build;
+pub mod logs_cmd;
 pub mod qemu;
 pub mod run;
 pub mod schedule_cmd;

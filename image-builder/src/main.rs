@@ -1,4 +1,7 @@
-//! `cairn`: build a Cairn disk image from a manifest, or boot one in QEMU.
+//! `cairn`: build a Cairn disk image from a manifest, boot one in QEMU, or
+//! run a manifest's apps on this machine.
+
+mod dev;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +29,10 @@ enum Cmd {
     Run(cairn_image_builder::run::RunArgs),
     /// Show when the manifest's jobs will run, in each job's zone and in UTC.
     Schedule(cairn_image_builder::schedule_cmd::ScheduleArgs),
+    /// Print the logs kept on a machine's disk (after `cairn run`, or a disk image).
+    Logs(cairn_image_builder::logs_cmd::LogsArgs),
+    /// Run a manifest's apps on this machine, sandboxed as on a booted system.
+    Dev(dev::DevArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -52,6 +59,8 @@ fn main() -> ExitCode {
         Cmd::Build(args) => run_build(&args),
         Cmd::Run(args) => cairn_image_builder::run::run_command(args),
         Cmd::Schedule(args) => return cairn_image_builder::schedule_cmd::main(&args),
+        Cmd::Logs(args) => return cairn_image_builder::logs_cmd::main(&args),
+        Cmd::Dev(args) => return dev::main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

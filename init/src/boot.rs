@@ -8,8 +8,10 @@
 //! boot goes on.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cgroup::CgroupRoot;
 use crate::cmdline::{self, Bank};
 use crate::crash::fatal;
 use crate::mounts::{early_mounts, MountSpec, MountTable};
@@ -23,6 +25,8 @@ use crate::{datapart, log, modules, net};
 
 /// Where the booted bank is mounted.
 pub const BANK_MOUNT_POINT: &str = "/bank";
+/// Where the cgroup v2 hierarchy is mounted (step 1).
+const CGROUP_MOUNT_POINT: &str = "/sys/fs/cgroup";
 /// The frozen manifest inside a bank.
 pub const MANIFEST_PATH: &str = "/bank/cairn/system.toml";
 
@@ -133,6 +137,29 @@ fn configure_system(manifest: &cairn_manifest::Manifest) {
     // Apps do not wait for links or DHCP (see net::configure_all_in_background);
     // each interface's outcome is logged when it is known.
     net::configure_all_in_background(manifest.network.interfaces.clone());
+    // The clock is set from the network when a server answers; until then
+    // the hardware clock stands and calendar jobs wait for a plausible time.
+    if !manifest.network.interfaces.is_empty() {
+        net::sntp::sync_in_background(net::sntp::servers(&[]));
+    }
+}
+
+/// Step 7's groundwork: moves PID 1 into `cairn/init` of the cgroup tree and
+/// hands the cpu, memory and pids controllers down to the apps' cgroups.
+/// None when there is no cgroup v2 hierarchy: apps then run without the
+/// limits that need one (the supervisor names each in a warning).
+fn setup_cgroups() -> Option<Arc<CgroupRoot>> {
+    match CgroupRoot::setup(Path::new(CGROUP_MOUNT_POINT)) {
+        Ok(root) => {
+            let names: Vec<&str> = root.enabled().iter().map(|c| c.name()).collect();
+            tracing::info!("cgroups: {} for apps", names.join(", "));
+            Some(Arc::new(root))
+        }
+        Err(err) => {
+            tracing::warn!("no cgroups for apps: {err}");
+            None
+        }
+    }
 }
 
 /// Runs the whole boot and then the run loop. Never returns.
@@ -194,10 +221,15 @@ pub fn boot() -> ! {
         crate::metrics::since_start_ms()
     );
 
-    let supervisor = Supervisor::new(
-        SupervisorConfig::pid1(manifest.system.port_offset),
-        manifest.apps.values(),
-    );
+    let config = SupervisorConfig {
+        cgroups: setup_cgroups(),
+        ..SupervisorConfig::pid1(manifest.system.port_offset)
+    };
+    let mut supervisor = Supervisor::new(config, manifest.apps.values());
+    supervisor.set_jobs(crate::jobs::Jobs::new(
+        manifest.jobs.values(),
+        crate::jobs::JobsConfig::pid1(),
+    ));
     Runtime {
         supervisor,
         signals,

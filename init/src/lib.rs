@@ -18,6 +18,7 @@
 pub mod bless;
 pub mod boot;
 pub mod cgroup;
+pub mod clock;
 pub mod cmdline;
 pub mod console;
 pub mod crash;
@@ -25,7 +26,9 @@ pub mod datapart;
 pub mod ext4;
 pub mod grow;
 pub mod health;
+pub mod jobs;
 pub mod log;
+pub mod logging;
 pub mod metrics;
 pub mod modules;
 pub mod mountinfo;

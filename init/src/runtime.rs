@@ -1,12 +1,14 @@
 //! The run loop: PID 1's life after boot.
 //!
 //! One poll covers the apps' output pipes (inside the supervisor), the
-//! signalfd, the power buttons and, while lines wait, the console. Each round
+//! signalfd, the power buttons, the logger's socket and the kernel's log (see
+//! [`crate::logging`]) and, while lines wait, the console. Each round
 //! reaps, restarts, marks readiness; blesses the boot when every app is ready
 //! (and green where it has a health check), or says why it will not when an
 //! app turned red first; and turns signals and button presses into a power-off or reboot, which
 //! stops the apps while this same loop keeps running (so their last output
-//! and a hammered Ctrl-Alt-Del are still seen).
+//! and a hammered Ctrl-Alt-Del are still seen). Before the final steps of a
+//! shutdown, the logger is given a moment to write everything to disk.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
@@ -20,10 +22,12 @@ use crate::power::{signal_meaning, CadCounter, PowerButtons, SignalMeaning};
 use crate::supervisor::{Supervisor, Verdict, Watch};
 use crate::sys::power::PowerAction;
 use crate::sys::signals::Signals;
-use crate::{bless, console, shutdown};
+use crate::{bless, console, logging, shutdown};
 
 /// Longest wait of one round: reaping happens at least this often.
 const ROUND: Duration = Duration::from_secs(1);
+/// How long the logger gets at shutdown to write what it was sent.
+const LOGGER_FLUSH: Duration = Duration::from_secs(3);
 
 /// Everything the run loop owns.
 #[derive(Debug)]
@@ -49,6 +53,7 @@ impl Runtime {
     /// Runs until a shutdown completes. Never returns.
     pub fn run(mut self) -> ! {
         let console_handle = console::poll_handle();
+        logging::start(Path::new(crate::boot::MANIFEST_PATH));
         loop {
             let request = self.round(console_handle.as_ref());
             if let Some(action) = request {
@@ -56,6 +61,7 @@ impl Runtime {
             }
             if self.stopping.is_some() && self.supervisor.stop_finished() {
                 self.supervisor.drain_output();
+                logging::finish(LOGGER_FLUSH);
                 let action = self.stopping.unwrap_or(PowerAction::PowerOff);
                 shutdown::finish(action, &mut self.supervisor, &mut self.mounts);
             }
@@ -91,11 +97,19 @@ impl Runtime {
         if let Some(fd) = console_handle.filter(|_| console::has_pending()) {
             watches.push(Watch::new(fd.as_fd(), PollFlags::POLLOUT));
         }
+        let logging_handles = logging::poll_handles();
+        watches.extend(
+            logging_handles
+                .iter()
+                .map(|(fd, events)| Watch::new(fd.as_fd(), *events)),
+        );
         self.supervisor.turn(&mut watches, ROUND);
         let signalled = watches[0].ready;
         let pressed: Vec<usize> = (0..buttons).filter(|i| watches[1 + i].ready).collect();
         drop(watches);
         drop(button_fds);
+        drop(logging_handles);
+        logging::tick();
         console::flush();
 
         let mut request = None;

@@ -10,12 +10,13 @@
 //! stage is where command-line overrides can be applied before validation.
 #![forbid(unsafe_code)]
 
-mod cron_syntax;
+pub mod cron_syntax;
 mod cross;
 mod diag;
 mod locations;
 mod model;
 mod names;
+pub mod overrides;
 mod reader;
 mod sections;
 mod suggest;

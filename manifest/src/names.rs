@@ -12,8 +12,18 @@ pub(crate) fn app_name_problem(name: &str) -> Option<&'static str> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-');
-    (!ok).then_some(RULE)
+    if !ok {
+        return Some(RULE);
+    }
+    // The system's own log sources: an app of that name would share their
+    // log files (see docs/logging.md).
+    RESERVED_NAMES.contains(&name).then_some(
+        "`cairn` and `kernel` are reserved: they name the system's own logs; choose another name",
+    )
 }
+
+/// Names of the system's own log sources, which no app or job may take.
+pub const RESERVED_NAMES: [&str; 2] = ["cairn", "kernel"];
 
 /// Port names become `PORT_<NAME>` variables: a lowercase letter, then up to
 /// 31 lowercase letters, digits or `_`.
@@ -123,5 +133,12 @@ mod tests {
         assert!(is_dns_name("logs.example.net"));
         assert!(!is_dns_name("logs..net"));
         assert!(!is_dns_name("logs_1.net"));
+    }
+
+    #[test]
+    fn system_log_sources_are_reserved() {
+        assert!(app_name_problem("kernel").is_some_and(|r| r.contains("reserved")));
+        assert!(app_name_problem("cairn").is_some_and(|r| r.contains("reserved")));
+        assert_eq!(app_name_problem("cairn-web"), None);
     }
 }

@@ -106,7 +106,7 @@ fn fat_time(epoch: u64) -> DateTime {
 }
 
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(days: i64) -> (i64, u16, u16) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u16, u16) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -20,6 +20,7 @@ mod disk;
 mod elf;
 mod error;
 mod esp;
+pub(crate) use esp::civil_from_days;
 mod fsutil;
 mod hash;
 mod host;
@@ -84,6 +85,18 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
 /// was built in.
 pub fn find_workspace_board(name_or_path: Option<&Path>) -> Result<PathBuf, BuildError> {
     paths::find_board(name_or_path)
+}
+
+/// Stages every app's and job's tree at `<stage>/apps/<name>` and
+/// `<stage>/jobs/<name>` exactly as bank A holds them (bundles, collected
+/// runtimes of dynamic programs, shipped paths, mount points): what
+/// `cairn dev` runs apps from.
+pub fn stage_trees(
+    stage: &Path,
+    manifest: &cairn_manifest::Manifest,
+    manifest_path: &Path,
+) -> Result<(), BuildError> {
+    bank::stage(stage, manifest, manifest_path).map(drop)
 }
 
 /// Partition sizes in bytes, from the board's `[disk]`.

@@ -6,7 +6,9 @@
 //! allocation, no locks.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 
 use cairn_manifest::Limits;
 use nix::sys::resource::{setrlimit, Resource};
@@ -17,6 +19,18 @@ pub struct RlimitSetting {
     pub resource: Resource,
     pub soft: u64,
     pub hard: u64,
+}
+
+impl RlimitSetting {
+    /// As the sandbox's child setup takes it: (resource, soft, hard).
+    pub fn raw(&self) -> (libc::__rlimit_resource_t, u64, u64) {
+        // nix's `Resource` is the C enum's value (repr(u32) on glibc).
+        (
+            self.resource as libc::__rlimit_resource_t,
+            self.soft,
+            self.hard,
+        )
+    }
 }
 
 /// The rlimits an app instance gets: `RLIMIT_NOFILE` from `open_files` (soft
@@ -67,6 +81,29 @@ pub fn join_from_child(procs_fd: RawFd) -> io::Result<()> {
     }
 }
 
+/// Makes a plain (unsandboxed) child of `command` join the cgroup whose
+/// `cgroup.procs` is `procs` and take `rlimits` between fork and exec, before
+/// any hook installed later (such as the one that drops its uid). The
+/// descriptor stays open as long as `command` does.
+pub fn join_and_limit_in_child(
+    command: &mut Command,
+    procs: Option<OwnedFd>,
+    rlimits: Vec<RlimitSetting>,
+) {
+    let hook = move || {
+        if let Some(fd) = &procs {
+            join_from_child(fd.as_raw_fd())?;
+        }
+        apply_rlimits_from_child(&rlimits)
+    };
+    // SAFETY: the hook makes only async-signal-safe calls (one write(2) and
+    // one setrlimit(2) per entry) on data moved into it before the fork, so
+    // it may run between fork and exec even when the parent has threads.
+    unsafe {
+        command.pre_exec(hook);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +145,36 @@ mod tests {
         // test process.
         apply_rlimits_from_child(&rlimits_for(&Limits::default())).unwrap();
         assert_eq!(getrlimit(Resource::RLIMIT_CORE).unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn raw_settings_carry_the_c_resource_number() {
+        let limits = Limits {
+            open_files: Some(64),
+            ..Limits::default()
+        };
+        let raw: Vec<_> = rlimits_for(&limits)
+            .iter()
+            .map(RlimitSetting::raw)
+            .collect();
+        assert_eq!(
+            raw,
+            vec![(libc::RLIMIT_CORE, 0, 0), (libc::RLIMIT_NOFILE, 64, 64)]
+        );
+    }
+
+    #[test]
+    fn a_plain_child_takes_its_rlimits_before_exec() {
+        let limits = Limits {
+            open_files: Some(77),
+            ..Limits::default()
+        };
+        let mut command = Command::new("/bin/sh");
+        command.args(["-c", "ulimit -n; ulimit -Hn; ulimit -c"]);
+        join_and_limit_in_child(&mut command, None, rlimits_for(&limits));
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "77\n77\n0\n");
     }
 
     #[test]

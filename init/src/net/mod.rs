@@ -12,6 +12,7 @@ mod link;
 #[cfg(test)]
 mod netns_tests;
 mod resolv;
+pub mod sntp;
 mod static_cfg;
 
 use std::collections::BTreeMap;

@@ -23,6 +23,15 @@
 //! Its exit ends the namespace and everything left in it. PID 1 knows the
 //! instance by the reaper's pid. The reaper counts as one process of the
 //! instance's cgroup. `LISTEN_PID` is therefore `2`.
+//!
+//! On a developer's machine (`cairn dev`, not root) the same plan runs in a
+//! user namespace of the instance's own ([`UserNamespace`]): the app's uid
+//! and gid inside are the host user's outside, so its state directories
+//! belong to the host user and need no chown, and what the namespace lets
+//! it mount (tmpfs, proc, devpts, binds) is all the plan needs. Binds of
+//! host directories keep the flags the host's mount has (see
+//! [`plan::keep_locked_flags`]): a user namespace may add restrictions to a
+//! mount it inherited but never lift one.
 
 pub mod plan;
 pub mod resources;
@@ -37,9 +46,10 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use cairn_manifest::{App, PathGrant};
+use nix::mount::MsFlags;
 
 use self::plan::{EntryKind, Layout, Step, TreeEntry};
-use crate::sys::sandbox_child::{RawStep, SandboxSpec, Stage};
+use crate::sys::sandbox_child::{IdMap, RawStep, SandboxSpec, Stage};
 use crate::sys::spawn::{self, SpawnError};
 
 /// The app's pid inside its namespace, where the reaper is pid 1.
@@ -63,11 +73,35 @@ pub struct SandboxPaths {
     pub notify: PathBuf,
     /// Where the device nodes come from.
     pub dev: PathBuf,
+    /// Some: each instance gets a user namespace of its own, mapping the
+    /// app's uid and gid to these host ids (an unprivileged host). None:
+    /// the instance switches to the app's uid in the host's (PID 1).
+    pub user_namespace: Option<UserNamespace>,
+    /// The uid (and gid) the instance runs as. None: the app's own
+    /// ([`cairn_manifest::app_uid`]); a job's run gives its job uid.
+    pub run_as: Option<u32>,
+}
+
+/// The host ids an app's uid and gid stand for in its user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserNamespace {
+    pub host_uid: u32,
+    pub host_gid: u32,
+}
+
+impl UserNamespace {
+    /// The calling process's effective ids.
+    pub fn current() -> UserNamespace {
+        UserNamespace {
+            host_uid: nix::unistd::geteuid().as_raw(),
+            host_gid: nix::unistd::getegid().as_raw(),
+        }
+    }
 }
 
 impl SandboxPaths {
     /// The paths of a booted Cairn system (see docs/architecture.md).
-    pub fn pid1() -> SandboxPaths {
+    pub fn booted() -> SandboxPaths {
         SandboxPaths {
             apps: PathBuf::from("/bank/apps"),
             state: PathBuf::from("/data/apps"),
@@ -75,6 +109,8 @@ impl SandboxPaths {
             run: PathBuf::from("/run/cairn/apps"),
             notify: PathBuf::from(NOTIFY_SOCKET),
             dev: PathBuf::from("/dev"),
+            user_namespace: None,
+            run_as: None,
         }
     }
 }
@@ -89,6 +125,9 @@ pub struct Launch {
     cgroup: Option<OwnedFd>,
     /// Listening sockets passed from fd 3 on, kept open until the start.
     passed: Vec<OwnedFd>,
+    /// The notify socket's path on the host, which the app knows as
+    /// [`NOTIFY_SOCKET`].
+    notify_host: Option<PathBuf>,
 }
 
 /// What a started instance hands back: its pid and its output pipes.
@@ -201,19 +240,50 @@ pub fn hostname(name: &str, instance: u32) -> String {
     }
 }
 
-/// Creates the instance's state directories (owned by `uid`, mode 0700).
-fn make_state_dirs(app: &App, state: &Path, uid: u32) -> io::Result<()> {
+/// Creates the instance's state directories (mode 0700, owned by `uid`;
+/// in a user namespace, by the host user, who is `uid` inside).
+fn make_state_dirs(app: &App, state: &Path, uid: Option<u32>) -> io::Result<()> {
     for (path, grant) in &app.paths {
         if *grant != PathGrant::State {
             continue;
         }
         let dir = state.join(plan::state_dir_name(path));
         fs::create_dir_all(&dir).map_err(context(format!("cannot create {}", dir.display())))?;
-        std::os::unix::fs::chown(&dir, Some(uid), Some(uid))
-            .map_err(context(format!("cannot chown {}", dir.display())))?;
+        if let Some(uid) = uid {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(uid))
+                .map_err(context(format!("cannot chown {}", dir.display())))?;
+        }
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// The flags of the mount `path` is on that a user namespace must keep
+/// when it remounts a bind of it (see [`plan::keep_locked_flags`]).
+fn mount_flags(path: &Path) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let Ok(stat) = nix::sys::statvfs::statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let have = stat.flags();
+    let mut flags = MsFlags::empty();
+    for (fs_flag, ms_flag) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if have.contains(fs_flag) {
+            flags |= ms_flag;
+        }
+    }
+    if !flags.intersects(MsFlags::MS_NOATIME | MsFlags::MS_RELATIME) {
+        flags |= MsFlags::MS_STRICTATIME;
+    }
+    flags
 }
 
 /// Prepares instance `instance` of `app` to run `argv` with exactly `env`:
@@ -229,7 +299,9 @@ pub fn prepare(
     let Some(program) = argv.first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "exec is empty"));
     };
-    let uid = cairn_manifest::app_uid(&app.name);
+    let uid = paths
+        .run_as
+        .unwrap_or_else(|| cairn_manifest::app_uid(&app.name));
     let label = crate::supervisor::app::label(&app.name, instance);
     let tree = paths.apps.join(&app.name);
     let root = paths.roots.join(&label);
@@ -241,7 +313,8 @@ pub fn prepare(
         .map_err(context(format!("cannot write {}", resources.display())))?;
     fs::set_permissions(&resources, fs::Permissions::from_mode(0o644))?;
     let state = paths.state.join(&app.name).join(instance.to_string());
-    make_state_dirs(app, &state, uid)?;
+    let owner = paths.user_namespace.is_none().then_some(uid);
+    make_state_dirs(app, &state, owner)?;
     let layout = Layout {
         entries: read_tree(&tree)?,
         tree,
@@ -253,7 +326,11 @@ pub fn prepare(
             .then(|| paths.notify.clone()),
         dev: paths.dev.clone(),
     };
-    let steps = plan::plan(app, &layout);
+    let notify_host = layout.notify.clone();
+    let mut steps = plan::plan(app, &layout);
+    if paths.user_namespace.is_some() {
+        plan::keep_locked_flags(&mut steps, mount_flags);
+    }
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let spec = SandboxSpec {
         hostname: cstring(hostname(&app.name, instance).as_bytes())?,
@@ -269,6 +346,10 @@ pub fn prepare(
         rlimits: Vec::new(),
         uid,
         gid: uid,
+        user_namespace: paths.user_namespace.map(|ids| IdMap {
+            host_uid: ids.host_uid,
+            host_gid: ids.host_gid,
+        }),
         last_cap: last_cap(),
         program: cstring(program.as_bytes())?,
         argv: argv
@@ -283,6 +364,7 @@ pub fn prepare(
         steps,
         cgroup: None,
         passed: Vec::new(),
+        notify_host,
     })
 }
 
@@ -313,8 +395,14 @@ impl Launch {
     }
 
     /// Adds (or replaces) one environment variable; one with a nul byte
-    /// cannot be passed and is left out with a warning.
+    /// cannot be passed and is left out with a warning. A `NOTIFY_SOCKET`
+    /// naming the socket's host path becomes [`NOTIFY_SOCKET`], where the
+    /// app finds it.
     pub fn set_env(&mut self, key: &str, value: &str) {
+        let value = match &self.notify_host {
+            Some(host) if key == "NOTIFY_SOCKET" && Path::new(value) == host => NOTIFY_SOCKET,
+            _ => value,
+        };
         let mut env = self.env.clone();
         env.insert(key.to_string(), value.to_string());
         match env_strings(&env) {

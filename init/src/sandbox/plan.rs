@@ -402,6 +402,39 @@ fn push_grants(steps: &mut Vec<Step>, app: &App, layout: &Layout, tree_dirs: &BT
     }
 }
 
+/// Adds to each read-only or read-write remount of a bind the flags `of`
+/// reports for the bind's source. In a user namespace, a bind of a host
+/// mount keeps that mount's flags locked (noexec, nosuid, nodev, read-only
+/// and its atime mode): a remount that left one out would be refused, so
+/// it is carried over. Adding restrictions is always allowed.
+pub fn keep_locked_flags(steps: &mut [Step], of: impl Fn(&Path) -> MsFlags) {
+    let mut sources: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for step in steps {
+        let Step::Mount {
+            source,
+            target,
+            fstype: None,
+            flags,
+            ..
+        } = step
+        else {
+            continue;
+        };
+        if !flags.contains(MsFlags::MS_BIND) {
+            continue;
+        }
+        if !flags.contains(MsFlags::MS_REMOUNT) {
+            if let Some(source) = source {
+                sources.push((target.clone(), source.clone()));
+            }
+            continue;
+        }
+        if let Some((_, source)) = sources.iter().rev().find(|(t, _)| t == target) {
+            *flags |= of(source);
+        }
+    }
+}
+
 /// The first `state` path in sorted order: the app's `STATE_DIR`.
 pub fn state_dir(app: &App) -> Option<&str> {
     app.paths

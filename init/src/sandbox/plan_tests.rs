@@ -194,3 +194,33 @@ fn state_dir_is_the_first_state_path() {
     web.paths.insert("/var/lib/a".to_string(), PathGrant::State);
     assert_eq!(state_dir(&web), Some("/var/lib/a"));
 }
+
+#[test]
+fn remounts_of_binds_keep_the_flags_of_their_source() {
+    let mut web = app("web", &["/bin/web"]);
+    web.paths
+        .insert("/var/lib/web".to_string(), PathGrant::State);
+    let mut steps = plan(&web, &layout(vec![entry("bin", EntryKind::Dir)]));
+    let before = steps.clone();
+    keep_locked_flags(&mut steps, |source| {
+        if source.starts_with("/data") {
+            MsFlags::MS_NOEXEC | MsFlags::MS_NOATIME
+        } else {
+            MsFlags::MS_RELATIME
+        }
+    });
+    let changed: Vec<String> = lines(&steps)
+        .into_iter()
+        .zip(lines(&before))
+        .filter(|(after, before)| after != before)
+        .map(|(after, _)| after)
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "mount - /r/bin - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND | MS_RELATIME -",
+            "mount - /r/run/cairn/resources.json - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND | MS_RELATIME -",
+            "mount - /r/var/lib/web - MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_NOATIME | MS_BIND -",
+        ]
+    );
+}

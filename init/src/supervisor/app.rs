@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use cairn_manifest::{App, Restart, Sockets};
 
 use super::SupervisorConfig;
+use crate::cgroup::{self, RlimitSetting};
 use crate::sandbox::{self, resources::resources_json, SandboxPaths};
 use crate::sys::process::ExitStatus;
 use crate::sys::spawn::{self, ChildSetup};
@@ -83,8 +84,16 @@ pub fn app_uid(name: &str) -> u32 {
 /// developer's machine).
 #[derive(Debug)]
 enum Kind {
-    Plain(Command),
+    Plain(Box<Plain>),
     Sandboxed(Box<sandbox::Launch>),
+}
+
+/// A plain child: the command, and its child setup until the first spawn
+/// installs it (after the cgroup and rlimits hook, which must run first).
+#[derive(Debug)]
+struct Plain {
+    command: Command,
+    setup: Option<ChildSetup>,
 }
 
 /// One instance, ready to [`spawn`](AppCommand::spawn).
@@ -121,8 +130,8 @@ impl AppCommand {
     /// Adds (or replaces) one environment variable.
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut AppCommand {
         match &mut self.kind {
-            Kind::Plain(command) => {
-                command.env(key, value);
+            Kind::Plain(plain) => {
+                plain.command.env(key, value);
             }
             Kind::Sandboxed(launch) => launch.set_env(
                 &key.as_ref().to_string_lossy(),
@@ -132,18 +141,39 @@ impl AppCommand {
         self
     }
 
-    /// The sandbox setup, to add the cgroup and rlimits to (PID 1 only).
+    /// The sandbox setup (PID 1 only).
     pub fn launch_mut(&mut self) -> Option<&mut sandbox::Launch> {
         match &mut self.kind {
             Kind::Sandboxed(launch) => Some(launch),
-            Kind::Plain(_) => None,
+            Kind::Plain(..) => None,
+        }
+    }
+
+    /// Makes the instance join the cgroup whose `cgroup.procs` is open as
+    /// `procs` and take `rlimits`, both before it execs: a sandboxed child
+    /// joins before it makes its cgroup namespace, a plain one in its
+    /// pre-exec hook. Call before [`spawn`](AppCommand::spawn).
+    pub fn confine(&mut self, procs: Option<OwnedFd>, rlimits: Vec<RlimitSetting>) {
+        match &mut self.kind {
+            Kind::Sandboxed(launch) => {
+                if let Some(fd) = procs {
+                    launch.set_cgroup(fd);
+                }
+                launch.set_rlimits(rlimits.iter().map(RlimitSetting::raw).collect());
+            }
+            Kind::Plain(plain) => {
+                cgroup::join_and_limit_in_child(&mut plain.command, procs, rlimits);
+            }
         }
     }
 
     pub fn spawn(&mut self) -> io::Result<Spawned> {
         match &mut self.kind {
-            Kind::Plain(command) => {
-                let mut child = command.spawn()?;
+            Kind::Plain(plain) => {
+                if let Some(setup) = plain.setup.take() {
+                    spawn::apply(&mut plain.command, setup);
+                }
+                let mut child = plain.command.spawn()?;
                 Ok(Spawned {
                     pid: i32::try_from(child.id()).unwrap_or(i32::MAX),
                     stdout: child.stdout.take().map(OwnedFd::from),
@@ -198,10 +228,10 @@ pub fn command(app: &App, instance: u32, config: &SupervisorConfig) -> io::Resul
     if config.chroot {
         let paths = SandboxPaths {
             apps: config.apps_root.clone(),
-            ..SandboxPaths::pid1()
+            ..config.sandbox.clone()
         };
         let notify = paths.notify.exists().then_some(sandbox::NOTIFY_SOCKET);
-        let uid = app_uid(&app.name);
+        let uid = paths.run_as.unwrap_or_else(|| app_uid(&app.name));
         let resources = resources_json(app, instance, config.port_offset, uid, notify);
         let mut launch = sandbox::prepare(app, instance, &paths, &argv, &env, &resources)?;
         if app.sockets == Sockets::Passed {
@@ -221,12 +251,15 @@ pub fn command(app: &App, instance: u32, config: &SupervisorConfig) -> io::Resul
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let ids = config.drop_privileges.then(|| {
-        let uid = app_uid(&app.name);
+        let uid = config.sandbox.run_as.unwrap_or_else(|| app_uid(&app.name));
         (uid, uid)
     });
-    spawn::apply(&mut command, ChildSetup::new(None, ids)?);
+    let setup = ChildSetup::new(None, ids)?;
     Ok(AppCommand {
-        kind: Kind::Plain(command),
+        kind: Kind::Plain(Box::new(Plain {
+            command,
+            setup: Some(setup),
+        })),
         argv,
     })
 }

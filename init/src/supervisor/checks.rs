@@ -3,7 +3,7 @@
 //!
 //! `http` and `tcp` checks go to the worker pool; `exec` checks are child
 //! processes started through the same path as the app itself (its tree, its
-//! uid), their output on the console as `[<app> check] `, killed (the whole group) when they outlive
+//! uid, its cgroup), their output on the console as `[<app> check] `, killed (the whole group) when they outlive
 //! the check's timeout, and reaped by the same loop as the apps. At most one
 //! check per instance is under way at a time; the next one is due `interval`
 //! after the last result.
@@ -14,7 +14,7 @@ use std::time::Instant;
 use cairn_manifest::{App, HealthCheck, Restart};
 use nix::sys::signal::Signal;
 
-use super::{app, CheckChild, Phase, Supervisor};
+use super::{app, limits, CheckChild, Phase, Supervisor};
 use crate::health::pool::Job;
 use crate::health::probe::Probe;
 use crate::health::{Light, Outcome};
@@ -116,7 +116,16 @@ impl Supervisor {
         let mut checker = app.clone();
         checker.exec = app.expand_args(argv, self.config.port_offset, inst.index);
         let label = format!("{} check", inst.label);
-        let spawned = app::command(&checker, inst.index, &self.config).and_then(|mut c| c.spawn());
+        // A check runs in the instance's cgroup: it counts against the
+        // instance's limits and binds no port the instance may not.
+        let spawned = app::command(&checker, inst.index, &self.config).and_then(|mut c| {
+            let rlimits = limits::rlimits(app);
+            match &inst.confinement {
+                Some(confinement) => confinement.apply(&mut c, rlimits)?,
+                None => c.confine(None, rlimits),
+            }
+            c.spawn()
+        });
         match spawned {
             Ok(mut child) => {
                 let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
@@ -267,6 +276,7 @@ impl Supervisor {
                     deadline: now + grace,
                     killed: true,
                 };
+                self.kill_cgroup(n);
             }
         }
     }

@@ -1,9 +1,12 @@
 //! How the supervisor starts apps, where it writes, and its timing knobs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{backoff, breaker, crash_report, status};
+use crate::cgroup::CgroupRoot;
+use crate::sandbox::SandboxPaths;
 
 /// Timing knobs; production values by default, shorter in tests.
 #[derive(Debug, Clone)]
@@ -57,6 +60,13 @@ pub struct SupervisorConfig {
     pub crash_dir: Option<PathBuf>,
     /// ... provided this directory is a mount point (the data partition).
     pub crash_mount: Option<PathBuf>,
+    /// Where each instance gets its cgroup (limits, port guard, a kill that
+    /// leaves nothing behind). None: no cgroup v2 hierarchy to use, so the
+    /// limits that need one are not enforced (with a warning each).
+    pub cgroups: Option<Arc<CgroupRoot>>,
+    /// Where each instance's sandbox comes from (a booted system's paths,
+    /// or a `cairn dev` directory), and whose uid it runs as.
+    pub sandbox: SandboxPaths,
 }
 
 impl SupervisorConfig {
@@ -72,6 +82,8 @@ impl SupervisorConfig {
             status_file: Some(PathBuf::from(status::STATUS_PATH)),
             crash_dir: Some(PathBuf::from(crash_report::CRASH_DIR)),
             crash_mount: Some(PathBuf::from("/data")),
+            cgroups: None,
+            sandbox: SandboxPaths::booted(),
         }
     }
 
@@ -88,6 +100,8 @@ impl SupervisorConfig {
             status_file: None,
             crash_dir: None,
             crash_mount: None,
+            cgroups: None,
+            sandbox: SandboxPaths::booted(),
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct CrashReport {
     /// `web` or `web.1`, as on the console.
     pub label: String,
     pub status: ExitStatus,
+    /// The limit that had a hand in it (`out of memory (memory = 32 MiB),
+    /// oom-killed 2 processes`), if any.
+    pub cause: Option<String>,
     /// Seconds since the epoch.
     pub unix_time: u64,
     pub stderr: Vec<String>,
@@ -71,9 +74,13 @@ impl CrashReport {
     /// The file's text.
     pub fn text(&self) -> String {
         let mut text = format!(
-            "app: {}\ninstance: {}\nstatus: {}\ntime: {}\nlast stderr lines:\n",
-            self.app, self.instance, self.status, self.unix_time
+            "app: {}\ninstance: {}\nstatus: {}\n",
+            self.app, self.instance, self.status
         );
+        if let Some(cause) = &self.cause {
+            text.push_str(&format!("cause: {cause}\n"));
+        }
+        text.push_str(&format!("time: {}\nlast stderr lines:\n", self.unix_time));
         for line in &self.stderr {
             text.push_str(line);
             text.push('\n');
@@ -175,6 +182,7 @@ mod tests {
             instance: 1,
             label: "web.1".into(),
             status: ExitStatus::Code(3),
+            cause: None,
             unix_time: time,
             stderr: lines.iter().map(|l| l.to_string()).collect(),
         }
@@ -196,6 +204,15 @@ mod tests {
             r.text(),
             "app: web\ninstance: 1\nstatus: status 3\ntime: 1700000000\n\
              last stderr lines:\nTraceback:\n  boom\n"
+        );
+        let mut hog = report(1700000000, &[]);
+        hog.status = ExitStatus::Signal(9);
+        hog.cause = Some("out of memory (memory = 32 MiB), oom-killed 2 processes".into());
+        assert_eq!(
+            hog.text(),
+            "app: web\ninstance: 1\nstatus: signal SIGKILL\n\
+             cause: out of memory (memory = 32 MiB), oom-killed 2 processes\n\
+             time: 1700000000\nlast stderr lines:\n"
         );
         let mut quiet = report(1, &[]);
         quiet.status = ExitStatus::Signal(11);

@@ -38,6 +38,10 @@
 //!
 //! Stopping goes in reverse: an app is sent SIGTERM once nothing that starts
 //! after it is still running.
+//!
+//! Limits. Each instance runs in a cgroup of its own with its manifest's
+//! limits and a port guard, both set up before it starts and removed when it
+//! ends, when PID 1 also logs which limit, if any, it hit ([`limits`]).
 
 pub mod app;
 pub mod backoff;
@@ -45,6 +49,8 @@ pub mod breaker;
 mod checks;
 mod config;
 pub mod crash_report;
+mod jobs_glue;
+pub mod limits;
 pub mod output;
 mod state;
 pub mod status;
@@ -162,6 +168,8 @@ struct Instance {
     last_exit: Option<ExitStatus>,
     /// The app's last `STATUS=` line.
     app_status: Option<String>,
+    /// The running instance's cgroup and port guard.
+    confinement: Option<limits::Confinement>,
 }
 
 impl Instance {
@@ -200,6 +208,9 @@ pub struct Supervisor {
     verdict_pending: bool,
     last_status: Option<String>,
     stopping: bool,
+    jobs: Option<jobs_glue::JobRuntime>,
+    /// A port guard that could not be attached has been warned about.
+    guard_warned: bool,
 }
 
 impl Supervisor {
@@ -240,8 +251,12 @@ impl Supervisor {
                     restarts: 0,
                     last_exit: None,
                     app_status: None,
+                    confinement: None,
                 });
             }
+        }
+        for warning in limits::unenforced_warnings(&config, &apps) {
+            tracing::warn!("{warning}");
         }
         let notify =
             config
@@ -278,6 +293,8 @@ impl Supervisor {
             verdict_pending: false,
             last_status: None,
             stopping: false,
+            jobs: None,
+            guard_warned: false,
         }
     }
 
@@ -287,6 +304,7 @@ impl Supervisor {
     pub fn turn(&mut self, watches: &mut [Watch<'_>], max_wait: Duration) {
         let now = Instant::now();
         self.start_due(now);
+        self.tick_jobs();
         self.dispatch_checks(now);
         let wait = self
             .next_deadline(now)
@@ -351,7 +369,10 @@ impl Supervisor {
             match process::reap_one() {
                 Ok(Reaped::Child { pid, status }) => {
                     let now = Instant::now();
-                    if !self.on_check_exit(pid, status, now) && !self.on_exit(pid, status, now) {
+                    if !self.on_check_exit(pid, status, now)
+                        && !self.on_exit(pid, status, now)
+                        && !self.on_job_exit(pid, status)
+                    {
                         tracing::info!("reaped orphan pid {pid} ({status})");
                     }
                 }
@@ -421,19 +442,14 @@ impl Supervisor {
     fn start(&mut self, n: usize, now: Instant) {
         let inst = &self.instances[n];
         let app = &self.apps[inst.app];
-        let notify = self.config.notify_socket.clone();
-        let spawned = app::command(app, inst.index, &self.config).and_then(|mut c| {
-            if let Some(path) = &notify {
-                c.env("NOTIFY_SOCKET", path);
-            }
-            c.spawn()
-        });
+        let spawned = limits::spawn_instance(app, inst.index, &self.config, &mut self.guard_warned);
         let label = inst.label.clone();
         let health = app.health.clone();
         match spawned {
-            Ok(mut child) => {
+            Ok((mut child, confinement)) => {
                 let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
                 let inst = &mut self.instances[n];
+                inst.confinement = confinement;
                 if inst.run > 0 {
                     inst.restarts += 1;
                 }
@@ -506,11 +522,15 @@ impl Supervisor {
         self.instances[n].health = None;
         self.instances[n].next_check = None;
         let label = self.instances[n].label.clone();
+        let cause = self.release_confinement(n);
+        let because = cause
+            .as_ref()
+            .map_or_else(String::new, |c| format!(": {c}"));
         match self.instances[n].phase {
             Phase::Running { since, .. } | Phase::Recycling { since, .. } if !self.stopping => {
                 let recycled = matches!(self.instances[n].phase, Phase::Recycling { .. });
                 if !status.success() && !recycled {
-                    self.report_crash(n, status);
+                    self.report_crash(n, status, cause);
                 }
                 if !app::should_restart(policy, status) {
                     self.instances[n].phase = Phase::Ended(Some(status));
@@ -520,7 +540,7 @@ impl Supervisor {
                     } else {
                         Light::Red
                     };
-                    self.set_light(n, light, &format!("exited ({status})"));
+                    self.set_light(n, light, &format!("exited ({status}){because}"));
                 } else if !self.breaker_opens(n, now) {
                     let inst = &mut self.instances[n];
                     let delay = inst.backoff.on_exit(now.duration_since(since));
@@ -529,7 +549,8 @@ impl Supervisor {
                         "app {label} exited ({status}), restarting in {}",
                         format_duration(delay)
                     );
-                    self.set_light(n, Light::Yellow, &format!("restarting after {status}"));
+                    let reason = format!("restarting after {status}{because}");
+                    self.set_light(n, Light::Yellow, &reason);
                 }
             }
             _ => {
@@ -598,6 +619,7 @@ impl Supervisor {
                 _ => None,
             })
             .chain(self.check_deadlines(now))
+            .chain(self.job_deadline(now))
             .min()
     }
 }

@@ -49,6 +49,11 @@ impl Tail {
     pub fn clear(&mut self) {
         self.lines.clear();
     }
+
+    /// A copy of the kept lines, oldest first.
+    pub fn peek(&self) -> Vec<String> {
+        self.lines.iter().cloned().collect()
+    }
 }
 
 impl Default for Tail {

@@ -34,14 +34,16 @@ impl Supervisor {
             .map(|i| i.light)
     }
 
-    /// Logs and keeps the crash report of instance `n`.
-    pub(super) fn report_crash(&mut self, n: usize, status: ExitStatus) {
+    /// Logs and keeps the crash report of instance `n`; `cause` is the limit
+    /// it hit, if any.
+    pub(super) fn report_crash(&mut self, n: usize, status: ExitStatus, cause: Option<String>) {
         let inst = &self.instances[n];
         let report = CrashReport {
             app: self.apps[inst.app].name.clone(),
             instance: inst.index,
             label: inst.label.clone(),
             status,
+            cause,
             unix_time: crash_report::unix_now(),
             stderr: self.streams.take_tail(n),
         };

@@ -38,6 +38,7 @@ impl Supervisor {
                 other => other,
             };
         }
+        self.begin_stop_jobs();
         self.advance(Instant::now());
     }
 
@@ -45,7 +46,7 @@ impl Supervisor {
     ///
     /// [`begin_stop`]: Supervisor::begin_stop
     pub fn stop_finished(&self) -> bool {
-        self.instances.iter().all(|i| i.pid().is_none())
+        self.instances.iter().all(|i| i.pid().is_none()) && self.jobs_stopped()
     }
 
     /// Stops every app and waits for it, for hosts and tests; PID 1 runs the
@@ -91,6 +92,7 @@ impl Supervisor {
                         format_duration(self.apps[app].stop_timeout)
                     );
                     send(pid, Signal::SIGKILL);
+                    self.kill_cgroup(n);
                     self.instances[n].phase = Phase::Stopping {
                         pid,
                         deadline: now + grace,

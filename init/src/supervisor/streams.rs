@@ -6,6 +6,9 @@
 //! read whenever poll says so, and dropped at end of file, after their last
 //! partial line has gone to the console.
 //!
+//! Every line goes to [`crate::logging`] (files, remote syslog, the ring of
+//! recent lines), and to the console unless the app is over its console rate.
+//!
 //! Each instance's stderr lines are also kept in a [`Tail`] of the last
 //! [`TAIL_LINES`](super::output::TAIL_LINES), which outlives the pipe: when
 //! the instance crashes, the tail is its crash report.
@@ -28,7 +31,7 @@ struct Stream {
     lines: LineBuffer,
     /// The instance that was started with it.
     owner: Option<usize>,
-    /// Its lines also go to the owner's tail (stderr).
+    /// It is the owner's stderr: its lines also go to the owner's tail.
     keep_tail: bool,
 }
 
@@ -39,8 +42,13 @@ pub struct Streams {
     tails: BTreeMap<usize, Tail>,
 }
 
-fn emit_line(label: &str, line: String) {
-    console::write_line(&format!("[{label}] {line}"));
+/// Hands a line to the logging layer, and to the console when it says so
+/// (an app over its console rate is still in its log, not on the console).
+fn emit_line(label: &str, stderr: bool, line: String) {
+    let console_line = format!("[{label}] {line}");
+    if crate::logging::app_line(label, stderr, line) {
+        console::write_line(&console_line);
+    }
 }
 
 impl Stream {
@@ -49,6 +57,7 @@ impl Stream {
         let mut buf = [0u8; 16 * 1024];
         let mut total = 0;
         let label = &self.label;
+        let stderr = self.keep_tail;
         let mut tail = match self.owner {
             Some(owner) if self.keep_tail => Some(tails.entry(owner).or_default()),
             _ => None,
@@ -57,7 +66,7 @@ impl Stream {
             if let Some(tail) = tail.as_mut() {
                 tail.push(line.clone());
             }
-            emit_line(label, line);
+            emit_line(label, stderr, line);
         };
         loop {
             match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {

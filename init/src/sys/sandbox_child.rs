@@ -15,6 +15,13 @@
 //! a TERM from PID 1 that arrives during setup waits in the queue instead of
 //! killing a half-built sandbox.
 //!
+//! In a user namespace (an unprivileged host, see [`IdMap`]) the child first
+//! waits until its parent has written its uid and gid maps: until then it
+//! holds no ids and no capabilities in the namespace. Supplementary groups
+//! cannot be dropped there (the parent denies `setgroups`, as the kernel
+//! requires before an unprivileged gid map), so the app keeps the host
+//! user's, each unmapped and seen as the overflow group.
+//!
 //! This code runs in a forked copy of a process that may have other threads,
 //! so it only makes raw, async-signal-safe system calls on data prepared
 //! before the clone: no allocation, no locks, no std::env. A failed step is
@@ -50,6 +57,14 @@ pub enum RawStep {
     },
 }
 
+/// The ids of a child in a user namespace of its own: the app's uid and gid
+/// inside, the host's outside (one id each, written by the parent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    pub host_uid: u32,
+    pub host_gid: u32,
+}
+
 /// Everything a sandboxed child needs, prepared before the clone so the
 /// child only makes system calls (see [`spawn_sandboxed`]).
 #[derive(Debug, Clone)]
@@ -72,6 +87,10 @@ pub struct SandboxSpec {
     pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlim_t, libc::rlim_t)>,
     pub uid: u32,
     pub gid: u32,
+    /// Some: the child gets a user namespace of its own in which `uid` and
+    /// `gid` are these host ids (an unprivileged host); None: it switches to
+    /// `uid` and `gid` in the host's (PID 1).
+    pub user_namespace: Option<IdMap>,
     /// Bounding-set capabilities 0..=last_cap are dropped.
     pub last_cap: u32,
     /// A path inside the new root.
@@ -104,10 +123,12 @@ pub enum Stage {
     /// The fork of the app from the namespace's reaper.
     Fork,
     Exec,
+    /// Waiting for the parent to map the user namespace's ids.
+    UserNamespace,
 }
 
 /// Every stage, indexed by its number in a report.
-pub(super) const STAGES: [Stage; 15] = [
+pub(super) const STAGES: [Stage; 16] = [
     Stage::Signals,
     Stage::Session,
     Stage::Cgroup,
@@ -123,6 +144,7 @@ pub(super) const STAGES: [Stage; 15] = [
     Stage::NoNewPrivs,
     Stage::Fork,
     Stage::Exec,
+    Stage::UserNamespace,
 ];
 
 /// The size of a failure report: stage, step index, errno (native endian).
@@ -278,11 +300,14 @@ unsafe fn drop_privileges(spec: &SandboxSpec) -> Result<(), Failure> {
             0,
         );
         let (uid, gid) = (spec.uid, spec.gid);
-        step_ok(
-            libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()),
-            Stage::Ids,
-            0,
-        )?;
+        // Denied in a user namespace (see the module docs).
+        if spec.user_namespace.is_none() {
+            step_ok(
+                libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()),
+                Stage::Ids,
+                0,
+            )?;
+        }
         step_ok(
             libc::syscall(libc::SYS_setresgid, gid, gid, gid),
             Stage::Ids,
@@ -312,16 +337,37 @@ unsafe fn drop_privileges(spec: &SandboxSpec) -> Result<(), Failure> {
     }
 }
 
+/// Blocks until the parent says the ids are mapped: one byte on `fd`.
+///
+/// # Safety
+/// Async-signal-safe.
+unsafe fn wait_for_id_maps(fd: RawFd) -> Result<(), Failure> {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: reads one byte into a local.
+        let got = unsafe { libc::read(fd, (&raw mut byte).cast(), 1) };
+        match got {
+            1 => return Ok(()),
+            n if n < 0 && errno() == libc::EINTR => continue,
+            // The parent gave up (and will kill this child).
+            _ => return Err((Stage::UserNamespace, 0, libc::EPIPE)),
+        }
+    }
+}
+
 /// Everything the clone child does before the fork, in order; the
 /// descriptors from `first_free` on are left to be closed.
 ///
 /// # Safety
 /// Async-signal-safe: touches only `spec`, all built before the clone.
-unsafe fn setup(spec: &SandboxSpec) -> Result<libc::c_int, Failure> {
+unsafe fn setup(spec: &SandboxSpec, maps_fd: Option<RawFd>) -> Result<libc::c_int, Failure> {
     // SAFETY: see the function's contract; each call is a plain system call.
     unsafe {
         let signals = set_signal_mask(ALL_SIGNALS).and_then(|()| set_default_dispositions());
         signals.map_err(|e| (Stage::Signals, 0, e.raw_os_error().unwrap_or(libc::EIO)))?;
+        if let Some(fd) = maps_fd {
+            wait_for_id_maps(fd)?;
+        }
         step_ok(libc::c_long::from(libc::setsid()), Stage::Session, 0)?;
         if let Some(fd) = spec.cgroup_procs {
             let ret = libc::write(fd, b"0".as_ptr().cast(), 1);
@@ -447,7 +493,8 @@ unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
 }
 
 /// The clone child: sets up, forks the app and becomes the reaper. Never
-/// returns.
+/// returns. In a user namespace, `maps_fd` is where the parent says the ids
+/// are mapped.
 ///
 /// # Safety
 /// Async-signal-safe: runs in a cloned copy of a possibly multi-threaded
@@ -457,11 +504,12 @@ pub(super) unsafe fn run(
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
     report_fd: RawFd,
+    maps_fd: Option<RawFd>,
 ) -> ! {
     // SAFETY: see the function's contract. `_exit` skips every destructor
     // and atexit handler of the copied parent state.
     unsafe {
-        let first_free = match setup(spec) {
+        let first_free = match setup(spec, maps_fd) {
             Ok(first_free) => first_free,
             Err(failure) => {
                 report(report_fd, failure);

@@ -21,7 +21,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use super::sandbox_child::{self, SandboxSpec, Stage, REPORT_LEN, STAGES};
+use super::sandbox_child::{self, IdMap, SandboxSpec, Stage, REPORT_LEN, STAGES};
 
 /// What the child does to itself before exec.
 #[derive(Debug, Clone, Default)]
@@ -197,10 +197,11 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
-/// Starts `spec.program` in new mount, PID, IPC, UTS and cgroup namespaces,
-/// set up as `spec` says. Returns the pid (in PID 1's namespace) of the
-/// namespace's reaper once the app has exec'd, or the step that failed,
-/// reported through a close-on-exec pipe as std's `Command` does.
+/// Starts `spec.program` in new mount, PID, IPC, UTS and cgroup namespaces
+/// (and a user namespace when `spec.user_namespace` says so), set up as
+/// `spec` says. Returns the pid (in PID 1's namespace) of the namespace's
+/// reaper once the app has exec'd, or the step that failed, reported
+/// through a close-on-exec pipe as std's `Command` does.
 ///
 /// The child is created by a raw clone with fork semantics (no shared
 /// memory, so no stack of its own is needed): only a clone can put the new
@@ -209,11 +210,26 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 /// status (see [`super::ns_reaper`]), so the pid returned here stands for
 /// the whole instance: signals sent to it reach the app, and its exit is
 /// the app's.
+///
+/// In a user namespace the child cannot map its own ids to anything but
+/// the host user, so this side writes the maps (`setgroups` denied, then
+/// the uid and gid maps) and then lets the child go on.
 pub fn spawn_sandboxed(spec: &SandboxSpec) -> Result<i32, SpawnError> {
     let argv = pointers(&spec.argv);
     let envp = pointers(&spec.env);
-    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| SpawnError::Os(super::io_err(e)))?;
+    let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
+    let os = |e| SpawnError::Os(super::io_err(e));
+    let (report_read, report_write) = nix::unistd::pipe2(cloexec).map_err(os)?;
+    let maps = match spec.user_namespace {
+        Some(_) => Some(nix::unistd::pipe2(cloexec).map_err(os)?),
+        None => None,
+    };
+    let maps_fd = maps.as_ref().map(|(read, _)| read.as_raw_fd());
+    let flags = if spec.user_namespace.is_some() {
+        CLONE_FLAGS | libc::CLONE_NEWUSER
+    } else {
+        CLONE_FLAGS
+    };
     // SAFETY: a fork-like clone (no CLONE_VM): the child gets a copy of this
     // address space and only runs `sandbox_child::run`, which is
     // async-signal-safe and never returns to Rust code that could allocate
@@ -221,7 +237,7 @@ pub fn spawn_sandboxed(spec: &SandboxSpec) -> Result<i32, SpawnError> {
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone,
-            libc::c_ulong::try_from(CLONE_FLAGS | libc::SIGCHLD).unwrap_or(0),
+            libc::c_ulong::try_from(flags | libc::SIGCHLD).unwrap_or(0),
             0usize,
             0usize,
             0usize,
@@ -230,13 +246,30 @@ pub fn spawn_sandboxed(spec: &SandboxSpec) -> Result<i32, SpawnError> {
     };
     if pid == 0 {
         // SAFETY: in the child; see above.
-        unsafe { sandbox_child::run(spec, &argv, &envp, report_write.as_raw_fd()) }
+        unsafe { sandbox_child::run(spec, &argv, &envp, report_write.as_raw_fd(), maps_fd) }
     }
     if pid < 0 {
         return Err(SpawnError::Os(io::Error::last_os_error()));
     }
     drop(report_write);
     let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+    if let (Some(ids), Some((_, go))) = (spec.user_namespace, &maps) {
+        let mapped = write_id_maps(pid, ids, spec.uid, spec.gid).and_then(|()| {
+            nix::unistd::write(go, &[1])
+                .map(drop)
+                .map_err(super::io_err)
+        });
+        if let Err(err) = mapped {
+            let child = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(SpawnError::Os(io::Error::new(
+                err.kind(),
+                format!("cannot map the ids of a user namespace: {err}"),
+            )));
+        }
+    }
+    drop(maps);
     let mut message = [0u8; REPORT_LEN];
     let mut got = 0;
     while got < message.len() {
@@ -269,6 +302,48 @@ pub fn spawn_sandboxed(spec: &SandboxSpec) -> Result<i32, SpawnError> {
         index: usize::try_from(u32::from_ne_bytes(word(4))).unwrap_or(usize::MAX),
         error: io::Error::from_raw_os_error(i32::from_ne_bytes(word(8))),
     })
+}
+
+/// Maps `uid` and `gid` inside the user namespace of `pid` to the host's
+/// ids in `ids`, one id each, after denying `setgroups` (which the kernel
+/// requires before an unprivileged process writes a gid map).
+fn write_id_maps(pid: i32, ids: IdMap, uid: u32, gid: u32) -> io::Result<()> {
+    let proc = Path::new("/proc").join(pid.to_string());
+    let write = |name: &str, text: String| {
+        std::fs::write(proc.join(name), text)
+            .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
+    };
+    write("setgroups", "deny".to_string())?;
+    write("uid_map", format!("{uid} {} 1\n", ids.host_uid))?;
+    write("gid_map", format!("{gid} {} 1\n", ids.host_gid))
+}
+
+/// Whether this process may create a user namespace: a throwaway child is
+/// cloned into one and exits at once. The error says why not (the kernel's
+/// answer, e.g. `EPERM` when unprivileged user namespaces are disabled).
+pub fn probe_user_namespace() -> io::Result<()> {
+    // SAFETY: a fork-like clone whose child only calls `_exit`.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::c_ulong::try_from(libc::CLONE_NEWUSER | libc::SIGCHLD).unwrap_or(0),
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        // SAFETY: async-signal-safe; ends the child without running any of
+        // the parent's copied state.
+        unsafe { libc::_exit(0) }
+    }
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+    nix::sys::wait::waitpid(pid, None).map_err(super::io_err)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,9 +24,11 @@
 //! `CAIRN_BOOT_ECHO=1` echoes the console live; `CAIRN_BOOT_NO_BUILD=1`
 //! skips the `cargo build --release` of the binaries the images carry.
 
+pub mod bench;
 pub mod disk;
 pub mod http;
 pub mod machine;
+pub mod syslog;
 pub mod system;
 pub mod workspace;
 

@@ -13,17 +13,52 @@
 //!    and its resident memory, both as PID 1 prints them.
 //!
 //! It prints Markdown tables to paste into docs/benchmarks.md.
+//!
+//! Two more benchmarks run on their own:
+//!
+//!     cairn-bench launch [--starts N]        (as root) one app instance's start,
+//!                                            Cairn's sandbox launch vs bwrap; default 1000
+//!     cairn-bench instances [--counts 1,100] PID 1's memory with N supervised instances
+//!     cairn-bench logging [--lines N] [--line-bytes B]
+//!                                            one app's lines to the log files, Cairn vs
+//!                                            svlogd; default 1,000,000 lines of 100 bytes
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
+use cairn_boot_tests::bench::{instances, launch, logging, nextfire};
 use cairn_boot_tests::{serial, workspace, TestSystem, HELLO_MANIFEST, STEP_TIMEOUT};
 use cairn_image_builder::build::{build, BuildOptions, BuildOutput};
 use tempfile::TempDir;
 
 fn main() -> anyhow::Result<()> {
-    let args = parse_args(std::env::args().skip(1))?;
+    // Copied into a sandbox as the program the launch benchmark starts.
+    launch::trivial_app_if_asked();
+    let mut all: Vec<String> = std::env::args().skip(1).collect();
+    match all.first().map(String::as_str) {
+        Some("launch") => {
+            let starts = number_option(&all[1..], "--starts")?.unwrap_or(1000);
+            return launch::run(starts.max(1));
+        }
+        Some("next-fire") => {
+            let calls = number_option(&all[1..], "--calls")?.unwrap_or(10_000);
+            return nextfire::run(u32::try_from(calls).unwrap_or(u32::MAX));
+        }
+        Some("logging") => {
+            let (lines, line_bytes) = logging_options(&all[1..])?;
+            return logging::run(lines, line_bytes);
+        }
+        Some("instances") => {
+            let counts = counts_option(&all[1..])?;
+            let _serial = serial();
+            workspace::ensure_release_binaries();
+            machine_line();
+            return instances::run(&counts);
+        }
+        _ => {}
+    }
+    let args = parse_args(all.drain(..))?;
     let _serial = serial();
     workspace::ensure_release_binaries();
     machine_line();
@@ -79,6 +114,59 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
     }
     parsed.boots = parsed.boots.max(1);
     Ok(parsed)
+}
+
+/// The number after `name` in `args`, if given.
+fn number_option(args: &[String], name: &str) -> anyhow::Result<Option<usize>> {
+    match args {
+        [] => Ok(None),
+        [flag, value] if flag == name => value
+            .parse()
+            .map(Some)
+            .with_context(|| format!("{name} needs a number")),
+        other => Err(anyhow!("unexpected arguments {other:?}; expected {name} N")),
+    }
+}
+
+/// `--lines N` and `--line-bytes B`, in any order (default 1,000,000 and 100).
+fn logging_options(args: &[String]) -> anyhow::Result<(u64, usize)> {
+    let mut lines = 1_000_000;
+    let mut line_bytes = 100;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .with_context(|| format!("{flag} needs a number"))?;
+        match flag.as_str() {
+            "--lines" => lines = value.parse().context("--lines needs a number")?,
+            "--line-bytes" => line_bytes = value.parse().context("--line-bytes needs a number")?,
+            other => {
+                return Err(anyhow!(
+                    "unknown argument {other}; expected --lines N --line-bytes B"
+                ))
+            }
+        }
+    }
+    Ok((lines.max(1), line_bytes))
+}
+
+/// `--counts 1,100` (the default) as numbers of instances.
+fn counts_option(args: &[String]) -> anyhow::Result<Vec<u32>> {
+    match args {
+        [] => Ok(vec![1, 100]),
+        [flag, value] if flag == "--counts" => value
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse::<u32>()
+                    .context("--counts needs numbers like 1,100")
+            })
+            .filter(|n| !matches!(n, Ok(0)))
+            .collect(),
+        other => Err(anyhow!(
+            "unexpected arguments {other:?}; expected --counts 1,100"
+        )),
+    }
 }
 
 fn machine_line() {
@@ -308,6 +396,30 @@ mod tests {
         assert_eq!(number_after(ready, "ready to start apps ("), Some(643));
         assert_eq!(number_after(ready, "cpu: user"), Some(9));
         assert_eq!(number_after(ready, "system"), Some(420));
+    }
+
+    #[test]
+    fn subcommand_options() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(number_option(&[], "--starts").unwrap(), None);
+        assert_eq!(
+            number_option(&strings(&["--starts", "50"]), "--starts").unwrap(),
+            Some(50)
+        );
+        assert!(number_option(&strings(&["--starts", "x"]), "--starts").is_err());
+        assert_eq!(logging_options(&[]).unwrap(), (1_000_000, 100));
+        assert_eq!(
+            logging_options(&strings(&["--line-bytes", "200", "--lines", "5"])).unwrap(),
+            (5, 200)
+        );
+        assert!(logging_options(&strings(&["--lines"])).is_err());
+        assert!(logging_options(&strings(&["--bytes", "1"])).is_err());
+        assert_eq!(counts_option(&[]).unwrap(), vec![1, 100]);
+        assert_eq!(
+            counts_option(&strings(&["--counts", "1,10,100"])).unwrap(),
+            vec![1, 10, 100]
+        );
+        assert!(counts_option(&strings(&["--counts", "a"])).is_err());
     }
 
     #[test]

@@ -19,6 +19,12 @@ use std::time::Duration;
 use signal_hook::consts::SIGTERM;
 use signal_hook::iterator::Signals;
 
+#[path = "testapp/flood.rs"]
+mod flood;
+#[path = "testapp/limits.rs"]
+mod limits;
+#[path = "testapp/ordering.rs"]
+mod ordering;
 #[path = "testapp/zombies.rs"]
 mod zombies;
 
@@ -40,6 +46,12 @@ fn main() -> ExitCode {
         ["http-status", code] => http_status(code),
         ["notify-ready"] => notify_ready(),
         ["probe", other] => probe(other),
+        ["fork-bomb"] => limits::fork_bomb(),
+        ["memory-hog"] => limits::memory_hog(),
+        ["limits-probe", port] => limits::limits_probe(port),
+        ["ready-after", secs] => ordering::ready_after(secs),
+        ["flood", count] => flood::flood(count),
+        ["tick", ms] => flood::tick(ms),
         _ => Err(
             "usage: cairn-testapp crash-after SECS [CODE] | orphans N | sleep | ignore-term \
              | cat FILE | ids | http-status CODE | notify-ready"

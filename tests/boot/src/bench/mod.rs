@@ -1,0 +1,10 @@
+//! The benchmarks of `cairn-bench` beyond build and boot: starting one app
+//! instance on the host ([`launch`]) and PID 1's memory with many
+//! supervised instances ([`instances`]), and the cost of a job's next fire
+//! ([`nextfire`]), and logging throughput against svlogd ([`logging`]).
+
+pub mod instances;
+pub mod launch;
+pub mod logging;
+pub mod nextfire;
+pub mod stats;
