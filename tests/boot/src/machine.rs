@@ -133,6 +133,21 @@ impl Machine {
             .unwrap_or_else(|e| panic!("powerdown: {e}"));
     }
 
+    /// Presses the power button and waits for an orderly power off: PID 1's
+    /// last line, then QEMU exiting 0. Returns the index of that last line.
+    pub fn power_off(&mut self) -> usize {
+        let mark = self.line_count();
+        self.powerdown();
+        let done = self.wait_for_after(
+            mark,
+            "cairn: unmounted, syncing, powering off",
+            STEP_TIMEOUT,
+        );
+        let status = self.wait_exit(STEP_TIMEOUT);
+        assert!(status.success(), "qemu exited with {status}");
+        done.index
+    }
+
     /// Sends Ctrl-Alt-Delete (QMP `send-key`).
     pub fn ctrl_alt_del(&mut self) {
         self.qemu

@@ -1,6 +1,6 @@
 //! First boot grows the data partition to the end of the (larger) run disk.
 
-use cairn_boot_tests::{serial, TestSystem, BOOT_TIMEOUT, STEP_TIMEOUT};
+use cairn_boot_tests::{serial, TestSystem, BOOT_TIMEOUT};
 
 const MANIFEST: &str = r#"
 version = 1
@@ -35,15 +35,7 @@ fn first_boot_grows_the_data_partition_to_the_end_of_the_disk() {
         BOOT_TIMEOUT,
     );
     vm.wait_for("cairn: all apps ready");
-    let mark = vm.line_count();
-    vm.powerdown();
-    vm.wait_for_after(
-        mark,
-        "cairn: unmounted, syncing, powering off",
-        STEP_TIMEOUT,
-    );
-    let status = vm.wait_exit(STEP_TIMEOUT);
-    assert!(status.success(), "qemu exited with {status}");
+    vm.power_off();
     drop(vm);
 
     let disk = system.snapshot_disk();

@@ -51,19 +51,6 @@ exec = ["/bin/cairn-testapp", "crash-after", "0", "boom"]
 restart = "always"
 "#;
 
-/// Powers the machine off and waits for a clean exit.
-fn power_off(vm: &mut cairn_boot_tests::Machine) {
-    let mark = vm.line_count();
-    vm.powerdown();
-    vm.wait_for_after(
-        mark,
-        "cairn: unmounted, syncing, powering off",
-        STEP_TIMEOUT,
-    );
-    let status = vm.wait_exit(STEP_TIMEOUT);
-    assert!(status.success(), "qemu exited with {status}");
-}
-
 #[test]
 fn a_healthy_app_turns_green_and_the_boot_is_blessed() {
     let _serial = serial();
@@ -82,7 +69,7 @@ fn a_healthy_app_turns_green_and_the_boot_is_blessed() {
     );
     assert!(vm.lines_matching("health .* -> red").is_empty());
 
-    power_off(&mut vm);
+    vm.power_off();
     drop(vm);
     let entries = system.snapshot_disk().esp_entries().unwrap();
     assert_eq!(entries, vec![format!("cairn-{version}.conf")]);
@@ -127,7 +114,7 @@ fn a_red_app_leaves_the_boot_unblessed_and_a_crash_loop_is_marked_failed() {
     assert!(vm.lines_matching("cairn: all apps ready").is_empty());
     assert!(vm.lines_matching("cairn: boot blessed").is_empty());
 
-    power_off(&mut vm);
+    vm.power_off();
     drop(vm);
     let entries = system.snapshot_disk().esp_entries().unwrap();
     assert_eq!(

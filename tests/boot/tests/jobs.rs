@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use cairn_boot_tests::{serial, Machine, TestSystem, BOOT_TIMEOUT, STEP_TIMEOUT};
+use cairn_boot_tests::{serial, TestSystem, BOOT_TIMEOUT, STEP_TIMEOUT};
 use cairn_image_builder::logs_cmd::data_partition_offset;
 
 const MANIFEST: &str = r#"
@@ -107,18 +107,6 @@ fn write_data_file(system: &TestSystem, dir: &str, name: &str, contents: &str) {
     assert_eq!(read_data_file(system, &format!("{dir}/{name}")), contents);
 }
 
-fn power_off(vm: &mut Machine) {
-    let mark = vm.line_count();
-    vm.powerdown();
-    vm.wait_for_after(
-        mark,
-        "cairn: unmounted, syncing, powering off",
-        STEP_TIMEOUT,
-    );
-    let status = vm.wait_exit(STEP_TIMEOUT);
-    assert!(status.success(), "qemu exited with {status}");
-}
-
 #[test]
 fn jobs_fire_overlap_time_out_catch_up_and_keep_their_history() {
     let _serial = serial();
@@ -180,7 +168,7 @@ fn jobs_fire_overlap_time_out_catch_up_and_keep_their_history() {
             .len(),
         1
     );
-    power_off(&mut vm);
+    vm.power_off();
     drop(vm);
 
     // While the machine is off: nightly last ran long ago.
@@ -213,7 +201,7 @@ fn jobs_fire_overlap_time_out_catch_up_and_keep_their_history() {
     );
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(vm.lines_matching("job nightly started").len(), 1);
-    power_off(&mut vm);
+    vm.power_off();
     drop(vm);
 
     // The history on the data partition kept both boots.

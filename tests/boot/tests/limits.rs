@@ -5,7 +5,7 @@
 //! port during and after. An app gets EPERM for a port it did not declare
 //! and binds its declared one, and sees its `open_files` as RLIMIT_NOFILE.
 
-use cairn_boot_tests::{serial, Machine, TestSystem, BOOT_TIMEOUT, STEP_TIMEOUT};
+use cairn_boot_tests::{serial, Machine, TestSystem, STEP_TIMEOUT};
 
 const MANIFEST: &str = r#"
 version = 1
@@ -99,12 +99,5 @@ fn limits_hold_and_the_neighbour_keeps_answering() {
         .is_empty());
     assert_eq!(vm.lines_matching(r"cairn: app web started").len(), 1);
 
-    let mark = vm.line_count();
-    vm.powerdown();
-    vm.wait_for_after(
-        mark,
-        "cairn: unmounted, syncing, powering off",
-        BOOT_TIMEOUT,
-    );
-    assert!(vm.wait_exit(STEP_TIMEOUT).success());
+    vm.power_off();
 }

@@ -40,18 +40,6 @@ exec = ["/bin/cairn-testapp", "tick", "200"]
     )
 }
 
-fn power_off(vm: &mut Machine) {
-    let mark = vm.line_count();
-    vm.powerdown();
-    vm.wait_for_after(
-        mark,
-        "cairn: unmounted, syncing, powering off",
-        STEP_TIMEOUT,
-    );
-    let status = vm.wait_exit(STEP_TIMEOUT);
-    assert!(status.success(), "qemu exited with {status}");
-}
-
 /// The longest gap between consecutive `[ticker] tick` lines on the console
 /// from `from` on.
 fn longest_tick_gap(vm: &Machine, from: usize) -> Duration {
@@ -97,7 +85,7 @@ fn lines_reach_console_and_rotated_files_and_a_flood_does_not_hold_up_a_neighbou
         "nothing may be dropped from the files: {:?}",
         vm.lines_matching("dropped")
     );
-    power_off(&mut vm);
+    vm.power_off();
     drop(vm);
 
     // The files, read from the powered-off disk.
@@ -217,5 +205,5 @@ fn lines_reach_a_tcp_collector_and_survive_it_restarting() {
         missing.is_empty(),
         "ticks lost across the restart: {missing:?}"
     );
-    power_off(&mut vm);
+    vm.power_off();
 }
