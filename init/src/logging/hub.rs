@@ -78,7 +78,7 @@ pub struct Hub {
     logger: Logger,
     restart_delay: Duration,
     limits: BTreeMap<String, Limits>,
-    rings: BTreeMap<String, Tail>,
+    rings: BTreeMap<String, Tail<Record>>,
     kmsg: Option<File>,
     /// Records are queued for a logger (PID 1 always; elsewhere once started).
     accepting: bool,
@@ -136,14 +136,19 @@ impl Hub {
 
     /// Keeps `record` in its ring and queues it for the logger.
     pub fn record(&mut self, record: Record) {
-        let mut text = String::new();
-        record.file_line(&mut text);
-        self.rings
-            .entry(record.source.clone())
-            .or_insert_with(|| Tail::new(RING_LINES))
-            .push(text);
         if self.accepting {
             self.outbox.push(&record);
+        }
+        // Kept as records and formatted only when read: most lines are
+        // never looked at again.
+        match self.rings.get_mut(&record.source) {
+            Some(ring) => ring.push(record),
+            None => {
+                let mut ring = Tail::new(RING_LINES);
+                let source = record.source.clone();
+                ring.push(record);
+                self.rings.insert(source, ring);
+            }
         }
     }
 
@@ -422,7 +427,16 @@ impl Hub {
 
     /// The recent lines of `source`, oldest first, as log file lines.
     pub fn recent(&self, source: &str) -> Vec<String> {
-        self.rings.get(source).map(Tail::peek).unwrap_or_default()
+        let Some(ring) = self.rings.get(source) else {
+            return Vec::new();
+        };
+        ring.iter()
+            .map(|record| {
+                let mut text = String::new();
+                record.file_line(&mut text);
+                text
+            })
+            .collect()
     }
 }
 

@@ -15,15 +15,16 @@ pub const MAX_LINE: usize = 4096;
 /// How many of its last stderr lines an instance's crash report keeps.
 pub const TAIL_LINES: usize = 20;
 
-/// The last lines of a stream, oldest first: what a crash report shows.
+/// The last lines of a stream, oldest first: what a crash report shows (and,
+/// holding records, the logging layer's ring of recent lines).
 #[derive(Debug, Clone)]
-pub struct Tail {
+pub struct Tail<T = String> {
     cap: usize,
-    lines: VecDeque<String>,
+    lines: VecDeque<T>,
 }
 
-impl Tail {
-    pub fn new(cap: usize) -> Tail {
+impl<T: Clone> Tail<T> {
+    pub fn new(cap: usize) -> Tail<T> {
         Tail {
             cap,
             lines: VecDeque::with_capacity(cap.min(64)),
@@ -31,7 +32,7 @@ impl Tail {
     }
 
     /// Keeps `line`, forgetting the oldest one when full.
-    pub fn push(&mut self, line: String) {
+    pub fn push(&mut self, line: T) {
         if self.cap == 0 {
             return;
         }
@@ -42,7 +43,7 @@ impl Tail {
     }
 
     /// The kept lines, oldest first, leaving the tail empty.
-    pub fn take(&mut self) -> Vec<String> {
+    pub fn take(&mut self) -> Vec<T> {
         self.lines.drain(..).collect()
     }
 
@@ -51,8 +52,13 @@ impl Tail {
     }
 
     /// A copy of the kept lines, oldest first.
-    pub fn peek(&self) -> Vec<String> {
+    pub fn peek(&self) -> Vec<T> {
         self.lines.iter().cloned().collect()
+    }
+
+    /// The kept lines, oldest first, without copying them.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.lines.iter()
     }
 }
 
@@ -122,6 +128,16 @@ fn split_point(chunk: &[u8]) -> usize {
 /// One line of output as console text.
 pub fn render(line: &[u8]) -> String {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // Most lines are printable ASCII: they go through as they are, without
+    // looking at each character again.
+    if line
+        .iter()
+        .all(|&b| (b' '..0x7f).contains(&b) || b == b'\t')
+    {
+        if let Ok(text) = std::str::from_utf8(line) {
+            return text.to_owned();
+        }
+    }
     let mut out = String::with_capacity(line.len());
     for chunk in line.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -203,7 +219,7 @@ mod tests {
         tail.push("again".into());
         tail.clear();
         assert!(tail.take().is_empty());
-        let mut none = Tail::new(0);
+        let mut none: Tail = Tail::new(0);
         none.push("x".into());
         assert!(none.take().is_empty());
         assert_eq!(Tail::default().cap, TAIL_LINES);

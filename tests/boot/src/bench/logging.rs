@@ -1,21 +1,26 @@
 //! Logging throughput: `cairn-bench logging [--lines N] [--line-bytes B]`.
 //!
-//! One app's lines go through the real path to the file sink: records made
-//! and queued by PID 1's hub ([`Hub`], with its ring per source and its
-//! outbox of numbered batches), sent over the socket to the release
-//! `cairn-init` binary started as `cairn-logd`, written to
-//! `<dir>/<app>/current` with rotation, and acknowledged. The same stream is
-//! then piped into `svlogd -tt`, which only adds a timestamp to each line.
+//! One app's lines go through the real path to the file sink: written by a
+//! writer thread (the app) into a pipe, read 64 KiB at a time and split into
+//! lines by PID 1's own [`LineBuffer`], made into records and queued by PID
+//! 1's hub ([`Hub`], with its ring per source and its outbox of numbered
+//! batches), sent over the socket to the release `cairn-init` binary started
+//! as `cairn-logd`, written to `<dir>/<app>/current` with rotation, and
+//! acknowledged. The same stream is then piped into `svlogd -tt`, which only
+//! adds a timestamp to each line.
 //!
 //! The figures are the sustained rate with nothing dropped and the CPU time
-//! per 100k lines of everything on each side: PID 1's producer work plus the
-//! logger process for Cairn, the svlogd process for svlogd. The files are
-//! read back afterwards and every line number must be there exactly once.
+//! per 100k lines of everything on each side: PID 1's reading thread plus
+//! the logger process for Cairn, the svlogd process for svlogd. Making up
+//! the lines (the app's work) is counted on neither side. The files are read
+//! back afterwards and every line number must be there exactly once.
 //!
 //! The per-app rate limit (`hub::APP_RATE`) is a policy, not a cost, so the
 //! lines are handed to the hub after it, as admitted lines are in PID 1.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,6 +29,7 @@ use anyhow::{anyhow, Context};
 use cairn_init::logging::daemon::Config;
 use cairn_init::logging::hub::{Hub, OUTBOX_CAP};
 use cairn_init::logging::{Record, Stream};
+use cairn_init::supervisor::output::LineBuffer;
 
 use crate::workspace;
 
@@ -123,23 +129,35 @@ fn cairn(exe: &Path, lines: u64, line_bytes: usize, keep: u32) -> anyhow::Result
     hub.configure(config, Instant::now());
     hub.tick(Instant::now());
     let pid = hub.logger_pid().context("the logger did not start")?;
-    let per_round = (PIPE_READ / (line_bytes + 1)).max(1) as u64;
+    let (reader, writer) = pipe()?;
+    let mut pipe_out = File::from(reader);
 
-    let cpu_before = self_cpu()?;
+    let cpu_before = thread_cpu()?;
     let started = Instant::now();
-    let mut line = String::with_capacity(line_bytes);
-    for i in 0..lines {
-        fill_line(i, line_bytes, &mut line);
-        hub.record(Record::new(APP, 0, Stream::Stdout, line.clone()));
-        if (i + 1) % per_round == 0 {
-            round(&mut hub, OUTBOX_CAP / 2)?;
-        }
+    let app = std::thread::spawn(move || write_lines(File::from(writer), lines, line_bytes));
+    let mut splitter = LineBuffer::default();
+    let mut chunk = vec![0u8; PIPE_READ];
+    loop {
+        let n = match pipe_out.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading the app's pipe"),
+        };
+        splitter.push(&chunk[..n], &mut |line| {
+            hub.record(Record::new(APP, 0, Stream::Stdout, line));
+        });
+        round(&mut hub, OUTBOX_CAP / 2)?;
     }
+    splitter.finish(&mut |line| hub.record(Record::new(APP, 0, Stream::Stdout, line)));
+    app.join()
+        .map_err(|_| anyhow!("the writer thread panicked"))?
+        .context("writing the app's lines")?;
     while hub.pending() {
         round(&mut hub, 0)?;
     }
     let elapsed = started.elapsed();
-    let producer = self_cpu()? - cpu_before;
+    let producer = thread_cpu()? - cpu_before;
 
     // Closing its input makes the logger sync and exit.
     drop(hub.close_logger());
@@ -217,20 +235,8 @@ fn svlogd(lines: u64, line_bytes: usize, keep: u32) -> anyhow::Result<Side> {
         .stderr(Stdio::inherit())
         .spawn()
         .context("starting svlogd")?;
-    let mut stdin = child.stdin.take().context("svlogd's stdin")?;
-    let mut chunk = Vec::with_capacity(PIPE_READ + line_bytes + 1);
-    let mut line = String::with_capacity(line_bytes);
-    for i in 0..lines {
-        fill_line(i, line_bytes, &mut line);
-        chunk.extend_from_slice(line.as_bytes());
-        chunk.push(b'\n');
-        if chunk.len() >= PIPE_READ {
-            stdin.write_all(&chunk)?;
-            chunk.clear();
-        }
-    }
-    stdin.write_all(&chunk)?;
-    drop(stdin);
+    let stdin = child.stdin.take().context("svlogd's stdin")?;
+    write_lines(File::from(OwnedFd::from(stdin)), lines, line_bytes)?;
     let cpu = wait_child(child.id())?;
     let elapsed = started.elapsed();
     let (found, bytes) = check_files(dir.path(), lines, |name| {
@@ -296,12 +302,40 @@ fn line_number(line: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// User + system CPU time of this process so far.
-fn self_cpu() -> anyhow::Result<Duration> {
+/// The app: writes `lines` numbered lines into `out`, 64 KiB at a time,
+/// then closes it.
+fn write_lines(mut out: File, lines: u64, line_bytes: usize) -> std::io::Result<()> {
+    let mut chunk = Vec::with_capacity(PIPE_READ + line_bytes + 1);
+    let mut line = String::with_capacity(line_bytes);
+    for i in 0..lines {
+        fill_line(i, line_bytes, &mut line);
+        chunk.extend_from_slice(line.as_bytes());
+        chunk.push(b'\n');
+        if chunk.len() >= PIPE_READ {
+            out.write_all(&chunk)?;
+            chunk.clear();
+        }
+    }
+    out.write_all(&chunk)
+}
+
+/// A pipe: (read end, write end), both close-on-exec.
+fn pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("pipe2");
+    }
+    // SAFETY: both descriptors were just created and are owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// User + system CPU time of the calling thread so far.
+fn thread_cpu() -> anyhow::Result<Duration> {
     // SAFETY: getrusage only writes the struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: a valid pointer to a rusage struct.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } != 0 {
         return Err(std::io::Error::last_os_error()).context("getrusage");
     }
     Ok(cpu_of(&usage))
