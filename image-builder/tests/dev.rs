@@ -1,7 +1,8 @@
 //! `cairn dev` runs examples/hello on this machine as an ordinary user:
 //! two instances from `--set`, a second app added and ordered after it from
 //! the command line, every port shifted by `--offset`; Ctrl-C stops them in
-//! reverse order and exits 0. A bad `--set` is refused with exit code 2.
+//! reverse order and exits 0. An `@reboot` job added with `--set` runs once,
+//! and its run is in its history. A bad `--set` is refused with exit code 2.
 //!
 //! As root (a CI machine) the run drops to uid and gid 65534 first. Where
 //! an ordinary user may not create user namespaces, the test says so and
@@ -198,6 +199,12 @@ fn runs_examples_hello_with_set_and_offset_and_stops_in_order_on_ctrl_c() {
         "apps.late.ports.http=8090",
         "--set",
         "apps.late.after=[\"hello\"]",
+        "--set",
+        "jobs.greet.schedule=@reboot",
+        "--set",
+        "jobs.greet.bundle=/bin/echo",
+        "--set",
+        "jobs.greet.exec=[\"/bin/echo\", \"greetings from a job\"]",
         "--offset",
         &offset,
         "--dir",
@@ -235,6 +242,18 @@ fn runs_examples_hello_with_set_and_offset_and_stops_in_order_on_ctrl_c() {
         );
     }
     assert_eq!(get(8090 + OFFSET), "hello from late instance 0\n");
+    // A job runs too: `@reboot` once per `cairn dev`, in its own sandbox,
+    // a dynamic program from this machine with its libraries collected.
+    let job_done = |l: &str| l.starts_with("cairn: job greet exited (status 0)");
+    if !dev.seen.iter().any(|l| job_done(l)) {
+        dev.wait_for(Duration::from_secs(30), job_done)
+            .unwrap_or_else(|| panic!("the job did not run:\n{}", dev.transcript()));
+    }
+    assert!(
+        dev.seen.iter().any(|l| l == "[greet] greetings from a job"),
+        "{}",
+        dev.transcript()
+    );
     // `after`: late starts once hello is ready.
     let hello_up = format!("[hello] hello: listening on 0.0.0.0:{}", 8080 + OFFSET);
     assert!(position(&lines, &hello_up) < position(&lines, &late));
@@ -258,6 +277,13 @@ fn runs_examples_hello_with_set_and_offset_and_stops_in_order_on_ctrl_c() {
     );
     // The tree is the image's: the program at /bin/<its name>.
     assert!(dev_path.join("bank/apps/late/bin/hello").is_file());
+    assert!(dev_path.join("bank/jobs/greet/bin/echo").is_file());
+    // The job's run is in its history, kept for the next run.
+    let history = std::fs::read_to_string(dev_path.join("data/jobs/greet/history.jsonl")).unwrap();
+    assert!(
+        history.contains("\"reason\":\"reboot\"") && history.contains("\"code\":0"),
+        "{history}"
+    );
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! <dir>/lock                  held while a `cairn dev` runs here
 //! <dir>/bank/apps/<app>/      each app's tree, as in the image (restaged at every start)
 //! <dir>/data/apps/<app>/<i>/  each instance's state (kept)
+//! <dir>/bank/jobs/<job>/      each job's tree, as in the image (restaged at every start)
 //! <dir>/data/crash/           crash reports (kept)
+//! <dir>/data/jobs/<job>/      each job's last scheduled instant and run history (kept)
 //! <dir>/run/                  cleared at every start: roots/, apps/<label>/resources.json,
 //!                             notify (the NOTIFY_SOCKET), status.json
 //! ```
@@ -31,6 +33,8 @@ pub struct Layout {
     pub apps: PathBuf,
     pub state: PathBuf,
     pub crash: PathBuf,
+    /// Each job's persisted instant and history.
+    pub jobs: PathBuf,
     pub run: PathBuf,
     pub notify: PathBuf,
     pub status: PathBuf,
@@ -96,7 +100,8 @@ impl Layout {
         }
         let state = dir.join("data/apps");
         let crash = dir.join("data/crash");
-        for d in [&bank, &state, &crash, &run] {
+        let jobs = dir.join("data/jobs");
+        for d in [&bank, &state, &crash, &jobs, &run] {
             make(d)?;
         }
         Ok(Layout {
@@ -106,6 +111,7 @@ impl Layout {
             bank,
             state,
             crash,
+            jobs,
             run,
             dir,
             _lock: lock,

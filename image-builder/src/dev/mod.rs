@@ -19,11 +19,12 @@ mod output;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use cairn_init::jobs::{Jobs, JobsConfig};
 use cairn_init::sandbox::SandboxPaths;
 use cairn_init::supervisor::{app, Supervisor, SupervisorConfig, Watch};
 use cairn_manifest::{Diagnostics, Manifest};
@@ -105,7 +106,7 @@ fn run(args: &DevArgs) -> Result<(), Failure> {
     let host = host::detect()?;
     let relay = Relay::install()?;
     cairn_init::log::set_console_level(manifest.logging.console);
-    let result = supervise(&manifest, &args.manifest, &layout, host, &relay);
+    let result = supervise(&manifest, &layout, host, &relay);
     relay.pump();
     layout.cleanup();
     result.map_err(Failure::Other)
@@ -201,7 +202,6 @@ fn describe_host(layout: &Layout, host: &host::Host) {
 
 fn supervise(
     manifest: &Manifest,
-    manifest_path: &Path,
     layout: &Layout,
     host: host::Host,
     relay: &Relay,
@@ -234,14 +234,14 @@ fn supervise(
     for (label, name, port) in ports(manifest) {
         tracing::info!("dev: {label} {name} on 127.0.0.1:{port}");
     }
-    if !manifest.jobs.is_empty() {
-        tracing::warn!(
-            "dev: jobs are not run by cairn dev ({} in {})",
-            manifest.jobs.len(),
-            manifest_path.display()
-        );
-    }
     let mut supervisor = Supervisor::new(config, manifest.apps.values());
+    // Jobs run on schedule as on a booted system; each `cairn dev` run is a
+    // boot of its own for `@reboot`, and their history is kept beside the
+    // apps' state.
+    supervisor.set_jobs(Jobs::new(
+        manifest.jobs.values(),
+        JobsConfig::dev(layout.jobs.clone()),
+    ));
     let mut stops = 0;
     loop {
         let mut watches = [

@@ -38,13 +38,18 @@ pub fn app_for(job: &Job, stop_grace: Duration) -> App {
 }
 
 /// The root under which job trees are found, for a supervisor whose apps
-/// live under `apps_root`: `/bank/apps` becomes `/bank/jobs`; anything else
-/// (a developer's machine, `/`) is kept.
+/// live under `apps_root`: the builder's layout puts `jobs/` beside `apps/`
+/// (`/bank/apps` and `/bank/jobs` in an image, the same under a `cairn dev`
+/// directory); a root of any other name holds both.
 pub fn trees_root(apps_root: &std::path::Path) -> PathBuf {
     if apps_root == std::path::Path::new("/bank/apps") {
-        PathBuf::from(JOB_TREES)
-    } else {
-        apps_root.to_path_buf()
+        return PathBuf::from(JOB_TREES);
+    }
+    match apps_root.parent() {
+        Some(parent) if apps_root.file_name() == Some(std::ffi::OsStr::new("apps")) => {
+            parent.join("jobs")
+        }
+        _ => apps_root.to_path_buf(),
     }
 }
 
@@ -96,7 +101,15 @@ pub(crate) mod tests {
             trees_root(std::path::Path::new("/bank/apps")),
             PathBuf::from("/bank/jobs")
         );
+        assert_eq!(
+            trees_root(std::path::Path::new("/home/dev/.cairn/dev/bank/apps")),
+            PathBuf::from("/home/dev/.cairn/dev/bank/jobs")
+        );
         assert_eq!(trees_root(std::path::Path::new("/")), PathBuf::from("/"));
+        assert_eq!(
+            trees_root(std::path::Path::new("/tmp/trees")),
+            PathBuf::from("/tmp/trees")
+        );
         assert_eq!(log_location("backup"), "/data/logs/backup");
     }
 }

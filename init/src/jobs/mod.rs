@@ -103,6 +103,24 @@ impl JobsConfig {
             history_limit: HISTORY_LIMIT,
         }
     }
+
+    /// As `cairn dev` runs jobs on a developer's machine: state under
+    /// `state_dir`, a fresh "boot" per run (so `@reboot` jobs run once per
+    /// `cairn dev`), and the host's clock trusted as it is.
+    pub fn dev(state_dir: PathBuf) -> JobsConfig {
+        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+            .map(|id| id.trim().to_string())
+            .unwrap_or_else(|_| format!("dev-{}", std::process::id()));
+        JobsConfig {
+            state_dir,
+            boot_id,
+            clock_floor: Timestamp::UNIX_EPOCH,
+            catchup_spread: CATCHUP_SPREAD,
+            catchup_gap: CATCHUP_GAP,
+            kill_grace: KILL_GRACE,
+            history_limit: HISTORY_LIMIT,
+        }
+    }
 }
 
 /// One job and what the runtime knows about it.
