@@ -6,7 +6,8 @@
 //! `probe` test below and `CAIRN_PROBE=1` in its environment, it prints one
 //! `fact <name> <value>` line per observation. Other values of `CAIRN_PROBE`
 //! make it leave orphans, hang without a signal handler, or end with a given
-//! status, to check the namespace's reaper (pid 1, with the app as pid 2).
+//! status, to check the namespace's reaper (pid 1, with the app as pid 2),
+//! or report on its writable copies of bundled paths.
 //! Without root the tests print a skip line and pass.
 
 use std::collections::BTreeMap;
@@ -78,6 +79,54 @@ fn leave_orphans(count: usize) {
     fact("zombie_list", format!("{:?}", zombies()));
 }
 
+/// What the app sees of its writable copies (`/etc/web`, a directory, and
+/// `/etc/motd`, a file) and of a read-only bundled path (`/etc/fixed`), and
+/// what it can do there. With `hold`, it then waits to be stopped, so
+/// another instance can look at the same time.
+fn writable_copies(hold: bool) {
+    let read = |path: &str| fs::read_to_string(path).unwrap_or_else(|e| format!("error:{e}"));
+    fact("web_conf", read("/etc/web/web.conf").trim());
+    fact("via_link", read("/etc/web/link").trim());
+    fact("deep", read("/etc/web/sub/deep").trim());
+    fact("earlier", Path::new("/etc/web/added").exists());
+    attempt("fifo", fs::symlink_metadata("/etc/web/fifo").map(|_| ()));
+    let owner = |path: &str| fs::symlink_metadata(path).map_or(0, |m| m.uid());
+    fact("web_owner", owner("/etc/web"));
+    fact("conf_owner", owner("/etc/web/web.conf"));
+    fact("link_owner", owner("/etc/web/link"));
+    attempt("write_added", fs::write("/etc/web/added", b"new"));
+    attempt("write_conf", fs::write("/etc/web/web.conf", b"changed"));
+    attempt("mkdir", fs::create_dir("/etc/web/made"));
+    attempt(
+        "rename",
+        fs::rename("/etc/web/added", "/etc/web/made/added"),
+    );
+    fact("conf_after", read("/etc/web/web.conf").trim());
+    let flags = nix::sys::statvfs::statvfs("/etc/web").map(|s| s.flags());
+    fact(
+        "web_flags",
+        flags.map_or("error".to_string(), |f| {
+            use nix::sys::statvfs::FsFlags;
+            format!(
+                "rdonly={} nosuid={} nodev={}",
+                f.contains(FsFlags::ST_RDONLY),
+                f.contains(FsFlags::ST_NOSUID),
+                f.contains(FsFlags::ST_NODEV)
+            )
+        }),
+    );
+    fact("motd", read("/etc/motd").trim());
+    attempt("write_motd", fs::write("/etc/motd", b"changed motd\n"));
+    fact("motd_after", read("/etc/motd").trim());
+    attempt("write_fixed", fs::write("/etc/fixed/x", b"x"));
+    attempt("write_etc", fs::write("/etc/evil", b"x"));
+    if hold {
+        fact("ready", "yes");
+        std::io::stdout().flush().unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
 /// The program inside the sandbox; does nothing in a normal test run.
 #[test]
 fn probe() {
@@ -97,6 +146,8 @@ fn probe() {
             return;
         }
         "exit3" => std::process::exit(3),
+        "writable" => return writable_copies(false),
+        "writable-hold" => return writable_copies(true),
         "kill" => {
             nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
         }
@@ -475,9 +526,14 @@ fn start(host: &Host, mode: &str) -> sandbox::Started {
     probe
         .env
         .insert("CAIRN_PROBE".to_string(), mode.to_string());
-    let env = cairn_init::supervisor::app::build_env(&probe, 0, 0);
-    let argv = probe.expand_exec(0, 0);
-    let mut launch = sandbox::prepare(&probe, 0, &host.paths, &argv, &env, "{}").unwrap();
+    start_instance(host, &probe, 0)
+}
+
+/// Starts instance `instance` of `app` as it is.
+fn start_instance(host: &Host, app: &App, instance: u32) -> sandbox::Started {
+    let env = cairn_init::supervisor::app::build_env(app, instance, 0);
+    let argv = app.expand_exec(0, instance);
+    let mut launch = sandbox::prepare(app, instance, &host.paths, &argv, &env, "{}").unwrap();
     launch.spawn().unwrap()
 }
 
@@ -673,6 +729,17 @@ fn user_namespace_host() {
     assert_eq!(meta.uid(), nix::unistd::geteuid().as_raw());
     assert_eq!(meta.mode() & 0o7777, 0o700);
     assert_eq!(fs::read_to_string(dir.join("count")).unwrap(), "1");
+    // Writable copies are a plain directory here, the host user's, who is
+    // the app inside; removed when the instance ends.
+    ship_config(&host);
+    let facts = run(&host, &writable_app("writable", false), 1);
+    let get = |k: &str| facts.get(k).map(String::as_str).unwrap_or("missing");
+    assert_eq!(get("web_conf"), "shipped", "{facts:#?}");
+    assert_eq!(get("web_owner"), uid);
+    assert_eq!(get("write_conf"), "ok");
+    assert_eq!(get("write_motd"), "ok");
+    assert_eq!(get("write_fixed"), "error:30");
+    assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
     // TERM reaches an app without a handler here too.
     let started = start(&host, "hang");
     let mut lines =
@@ -722,4 +789,227 @@ fn an_unprivileged_host_runs_apps_in_user_namespaces() {
         stdout.contains("user namespace host: ok"),
         "{stdout}\n{stderr}"
     );
+}
+
+/// Ships what the writable copies are made of in `probe`'s tree: a
+/// directory `/etc/web` (a file, a nested file, a symlink and a fifo), the
+/// file `/etc/motd` (already there) and a directory `/etc/fixed`.
+fn ship_config(host: &Host) -> PathBuf {
+    let tree = host.paths.apps.join("probe");
+    let web = tree.join("etc/web");
+    fs::create_dir_all(web.join("sub")).unwrap();
+    fs::write(web.join("web.conf"), b"shipped\n").unwrap();
+    fs::write(web.join("sub/deep"), b"deep\n").unwrap();
+    std::os::unix::fs::symlink("web.conf", web.join("link")).unwrap();
+    nix::unistd::mkfifo(
+        &web.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    fs::create_dir_all(tree.join("etc/fixed")).unwrap();
+    fs::write(tree.join("etc/fixed/x"), b"fixed\n").unwrap();
+    tree
+}
+
+/// `probe` with writable copies of `/etc/web` and `/etc/motd` (or read-only
+/// ones, with `readonly`), a read-only `/etc/fixed`, in `mode`.
+fn writable_app(mode: &str, readonly: bool) -> App {
+    let mut probe = app("probe");
+    probe
+        .env
+        .insert("CAIRN_PROBE".to_string(), mode.to_string());
+    for (path, source) in [("/etc/web", "web"), ("/etc/motd", "motd")] {
+        let grant = PathGrant::Bundle {
+            source: source.into(),
+            readonly,
+        };
+        probe.paths.insert(path.to_string(), grant);
+    }
+    probe.paths.insert(
+        "/etc/fixed".to_string(),
+        PathGrant::Bundle {
+            source: "fixed".into(),
+            readonly: true,
+        },
+    );
+    probe
+}
+
+/// The writable copies under the instance run directories of `host`, and
+/// the mounts PID 1 (here, this process) has there.
+fn copies_left(host: &Host) -> (Vec<PathBuf>, Vec<String>) {
+    let dirs = fs::read_dir(&host.paths.run)
+        .unwrap()
+        .flat_map(|label| fs::read_dir(label.unwrap().path()).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("writable")
+        })
+        .collect();
+    let run = host.paths.run.display().to_string();
+    let mounts = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&run))
+        .map(str::to_string)
+        .collect();
+    (dirs, mounts)
+}
+
+#[test]
+fn a_writable_bundled_path_is_a_fresh_private_copy_at_every_start() {
+    if !is_root() {
+        return;
+    }
+    let host = host();
+    let tree = ship_config(&host);
+    let uid = cairn_manifest::app_uid("probe").to_string();
+
+    // Instance 0 writes its copies and stays up.
+    let first = start_instance(&host, &writable_app("writable-hold", false), 0);
+    let mut out = String::new();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(fs::File::from(first.stdout)));
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if line == "fact ready yes" {
+            break;
+        }
+    }
+    let facts = facts_of(&out);
+    let get = |k: &str| facts.get(k).map(String::as_str).unwrap_or("missing");
+    assert_eq!(get("web_conf"), "shipped", "{out}");
+    assert_eq!(get("via_link"), "shipped", "the symlink is copied as one");
+    assert_eq!(get("deep"), "deep");
+    assert_eq!(get("earlier"), "false");
+    assert_eq!(get("fifo"), "error:2", "special files are not copied");
+    assert_eq!(get("web_owner"), uid, "the copy is the app's");
+    assert_eq!(get("conf_owner"), uid);
+    assert_eq!(get("link_owner"), uid);
+    assert_eq!(get("write_added"), "ok");
+    assert_eq!(get("write_conf"), "ok");
+    assert_eq!(get("mkdir"), "ok");
+    assert_eq!(get("rename"), "ok");
+    assert_eq!(get("conf_after"), "changed");
+    assert_eq!(get("web_flags"), "rdonly=false nosuid=true nodev=true");
+    assert_eq!(get("motd"), "hello");
+    assert_eq!(
+        get("write_motd"),
+        "ok",
+        "a single file is writable in place"
+    );
+    assert_eq!(get("motd_after"), "changed motd");
+    assert_eq!(
+        get("write_fixed"),
+        "error:30",
+        "readonly = true stays read-only"
+    );
+    assert_eq!(
+        get("write_etc"),
+        "error:30",
+        "only the path itself is writable"
+    );
+
+    // While it runs: its copies are on a tmpfs of their own, the bank is
+    // untouched, and another instance gets copies of its own.
+    let (dirs, mounts) = copies_left(&host);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    assert!(
+        dirs[0].starts_with(host.paths.run.join("probe")),
+        "{dirs:?}"
+    );
+    assert_eq!(mounts.len(), 1, "{mounts:#?}");
+    assert!(mounts[0].contains(" - tmpfs "), "{}", mounts[0]);
+    assert_eq!(
+        fs::metadata(&dirs[0]).unwrap().permissions().mode() & 0o7777,
+        0o700
+    );
+    assert_eq!(
+        fs::read_to_string(dirs[0].join("etc-web/web.conf")).unwrap(),
+        "changed"
+    );
+    let other = run(&host, &writable_app("writable", false), 1);
+    assert_eq!(other.get("web_conf").map(String::as_str), Some("shipped"));
+    assert_eq!(other.get("earlier").map(String::as_str), Some("false"));
+    assert_eq!(other.get("motd").map(String::as_str), Some("hello"));
+    nix::sys::signal::kill(Pid::from_raw(first.pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(
+        wait_within(first.pid, Duration::from_secs(5)),
+        Some(WaitStatus::Exited(Pid::from_raw(first.pid), 128 + 15))
+    );
+    // As the supervisor does when an instance ends.
+    drop(first.copies);
+    assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
+    assert_eq!(
+        fs::read_to_string(tree.join("etc/web/web.conf")).unwrap(),
+        "shipped\n"
+    );
+    assert!(!tree.join("etc/web/added").exists());
+    assert!(!tree.join("etc/web/made").exists());
+    assert_eq!(
+        fs::read_to_string(tree.join("etc/motd")).unwrap(),
+        "hello\n"
+    );
+
+    // The next start begins again from what is shipped.
+    let again = run(&host, &writable_app("writable", false), 0);
+    let get = |k: &str| again.get(k).map(String::as_str).unwrap_or("missing");
+    assert_eq!(get("web_conf"), "shipped", "{again:#?}");
+    assert_eq!(get("earlier"), "false");
+    assert_eq!(get("motd"), "hello");
+    assert_eq!(get("write_conf"), "ok");
+    assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
+
+    // With readonly = true the same paths are the tree's, read-only.
+    let fixed = run(&host, &writable_app("writable", true), 0);
+    let get = |k: &str| fixed.get(k).map(String::as_str).unwrap_or("missing");
+    assert_eq!(get("web_conf"), "shipped", "{fixed:#?}");
+    assert_eq!(get("write_conf"), "error:30");
+    assert_eq!(get("write_added"), "error:30");
+    assert_eq!(get("write_motd"), "error:30");
+    assert_eq!(get("web_flags"), "rdonly=true nosuid=true nodev=true");
+}
+
+#[test]
+fn a_writable_copy_that_cannot_be_made_is_an_error_and_leaves_nothing() {
+    if !is_root() {
+        return;
+    }
+    let host = host();
+    ship_config(&host);
+    let mut probe = writable_app("writable", false);
+    // Not shipped: the tree has no such path.
+    probe.paths.insert(
+        "/etc/missing".to_string(),
+        PathGrant::Bundle {
+            source: "missing".into(),
+            readonly: false,
+        },
+    );
+    let argv = probe.expand_exec(0, 0);
+    let err = sandbox::prepare(&probe, 0, &host.paths, &argv, &BTreeMap::new(), "{}")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("writable copy of /etc/missing: "), "{err}");
+    assert!(
+        err.ends_with("/etc/missing is not in the app's tree"),
+        "{err}"
+    );
+    assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
+
+    // More than the app's tmpfs holds (its memory limit).
+    let mut small = writable_app("writable", false);
+    small.limits.memory = Some(4);
+    let err = sandbox::prepare(&small, 0, &host.paths, &argv, &BTreeMap::new(), "{}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the shipped content is larger than 4 bytes"),
+        "{err}"
+    );
+    assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
 }

@@ -3,10 +3,11 @@
 //!
 //! Before the clone, PID 1 prepares everything on its side: the instance's
 //! state directories on the data partition (owned by the app's uid, mode
-//! 0700), `resources.json`, an empty directory that becomes the root, and the
-//! ordered mount plan ([`plan`]) with every string the child will need. The
-//! child is created by `clone` with new mount, PID, IPC and UTS namespaces
-//! (see [`crate::sys::spawn::spawn_sandboxed`] and
+//! 0700), `resources.json`, fresh writable copies of the bundled paths with
+//! `readonly = false` ([`writable`]), an empty directory that becomes the
+//! root, and the ordered mount plan ([`plan`]) with every string the child
+//! will need. The child is created by `clone` with new mount, PID, IPC and
+//! UTS namespaces (see [`crate::sys::spawn::spawn_sandboxed`] and
 //! [`crate::sys::sandbox_child`]); it joins its cgroup, makes a cgroup
 //! namespace, sets its hostname (the app's name, `<app>-<i>` for instance
 //! i > 0), runs the plan, enters the root, and drops to the app's uid with no
@@ -33,8 +34,10 @@
 //! [`plan::keep_locked_flags`]): a user namespace may add restrictions to a
 //! mount it inherited but never lift one.
 
+mod copy;
 pub mod plan;
 pub mod resources;
+pub mod writable;
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -49,6 +52,7 @@ use cairn_manifest::{App, PathGrant};
 use nix::mount::MsFlags;
 
 use self::plan::{EntryKind, Layout, Step, TreeEntry};
+use self::writable::WritableCopies;
 use crate::sys::sandbox_child::{IdMap, RawStep, SandboxSpec, Stage};
 use crate::sys::spawn::{self, SpawnError};
 
@@ -128,14 +132,18 @@ pub struct Launch {
     /// The notify socket's path on the host, which the app knows as
     /// [`NOTIFY_SOCKET`].
     notify_host: Option<PathBuf>,
+    /// This start's writable copies, handed to the started instance.
+    copies: Option<WritableCopies>,
 }
 
-/// What a started instance hands back: its pid and its output pipes.
+/// What a started instance hands back: its pid, its output pipes, and its
+/// writable copies, to be dropped (removed) when it ends.
 #[derive(Debug)]
 pub struct Started {
     pub pid: i32,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    pub copies: Option<WritableCopies>,
 }
 
 fn context(what: impl std::fmt::Display) -> impl FnOnce(io::Error) -> io::Error {
@@ -315,11 +323,20 @@ pub fn prepare(
     let state = paths.state.join(&app.name).join(instance.to_string());
     let owner = paths.user_namespace.is_none().then_some(uid);
     make_state_dirs(app, &state, owner)?;
+    // Without a user namespace PID 1 is privileged and mounts a tmpfs.
+    let copies = WritableCopies::make(
+        app,
+        &tree,
+        &run,
+        owner.map(|uid| (uid, uid)),
+        paths.user_namespace.is_none(),
+    )?;
     let layout = Layout {
         entries: read_tree(&tree)?,
         tree,
         root: root.clone(),
         state,
+        copies: copies.dir().to_path_buf(),
         resources,
         notify: fs::symlink_metadata(&paths.notify)
             .is_ok()
@@ -365,6 +382,7 @@ pub fn prepare(
         cgroup: None,
         passed: Vec::new(),
         notify_host,
+        copies: Some(copies),
     })
 }
 
@@ -442,6 +460,7 @@ impl Launch {
                 pid,
                 stdout: out_read,
                 stderr: err_read,
+                copies: self.copies.take(),
             }),
             Err(SpawnError::Os(err)) => Err(context("cannot clone")(err)),
             Err(SpawnError::Setup {

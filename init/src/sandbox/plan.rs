@@ -15,9 +15,11 @@
 //!    (read-only) and, when PID 1 has one, the notify socket;
 //! 5. the grants, parents first: `state` paths bind the instance's directory
 //!    on the data partition read-write (nosuid, nodev), `tmpfs` paths get a
-//!    fresh size-limited tmpfs; bundled paths are already in the tree. A
-//!    grant whose first component is not in the tree gets its directories
-//!    created in the root tmpfs;
+//!    fresh size-limited tmpfs; bundled paths are already in the tree, and a
+//!    writable one (`readonly = false`) gets the instance's fresh copy of
+//!    what is shipped there bound over it read-write (nosuid, nodev; see
+//!    [`super::writable`]). A `state` or `tmpfs` grant whose first component
+//!    is not in the tree gets its directories created in the root tmpfs;
 //! 6. the root tmpfs itself is made read-only.
 //!
 //! Every path in a step is absolute in PID 1's mount namespace; entering the
@@ -58,6 +60,9 @@ pub struct Layout {
     pub root: PathBuf,
     /// The instance's state directory (`/data/apps/<name>/<instance>`).
     pub state: PathBuf,
+    /// The directory holding this start's writable copies of bundled
+    /// paths, one per path at its escaped name ([`state_dir_name`]).
+    pub copies: PathBuf,
     /// The file bound read-only at `/run/cairn/resources.json`.
     pub resources: PathBuf,
     /// PID 1's notify socket, bound at `/run/cairn/notify` when present.
@@ -356,11 +361,20 @@ fn push_grants(steps: &mut Vec<Step>, app: &App, layout: &Layout, tree_dirs: &BT
     // Directories that exist in the root: the OS-provided ones, and those
     // created for earlier grants.
     let mut made: BTreeSet<PathBuf> = ["/run", "/run/cairn"].iter().map(PathBuf::from).collect();
-    for (path, grant) in &app.paths {
-        if matches!(grant, PathGrant::Bundle { .. }) {
+    for (name, grant) in &app.paths {
+        let path = Path::new(name);
+        if let PathGrant::Bundle { readonly, .. } = grant {
+            // Shipped in the tree, so the mount point is there already.
+            if !readonly {
+                let target = inside(root, path);
+                steps.push(Step::bind(
+                    layout.copies.join(state_dir_name(name)),
+                    target.clone(),
+                ));
+                steps.push(Step::remount_bind(target, NOSUID_NODEV));
+            }
             continue;
         }
-        let path = Path::new(path);
         let in_tree = path
             .components()
             .find_map(|c| match c {
@@ -384,7 +398,7 @@ fn push_grants(steps: &mut Vec<Step>, app: &App, layout: &Layout, tree_dirs: &BT
         let target = inside(root, path);
         match grant {
             PathGrant::State => {
-                let source = layout.state.join(state_dir_name(&path.to_string_lossy()));
+                let source = layout.state.join(state_dir_name(name));
                 steps.push(Step::bind(source, target.clone()));
                 steps.push(Step::remount_bind(target, NOSUID_NODEV));
             }

@@ -7,6 +7,7 @@ fn layout(entries: Vec<TreeEntry>) -> Layout {
         entries,
         root: PathBuf::from("/r"),
         state: PathBuf::from("/data/apps/web/0"),
+        copies: PathBuf::from("/run/cairn/apps/web/writable-7"),
         resources: PathBuf::from("/run/cairn/apps/web/resources.json"),
         notify: Some(PathBuf::from("/run/cairn/notify")),
         dev: PathBuf::from("/dev"),
@@ -223,4 +224,74 @@ fn remounts_of_binds_keep_the_flags_of_their_source() {
             "mount - /r/var/lib/web - MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_NOATIME | MS_BIND -",
         ]
     );
+}
+
+fn bundle(source: &str, readonly: bool) -> PathGrant {
+    PathGrant::Bundle {
+        source: source.into(),
+        readonly,
+    }
+}
+
+#[test]
+fn a_writable_bundled_path_binds_the_instances_copy_read_write() {
+    let mut web = app("web", &["/bin/web"]);
+    web.paths
+        .insert("/etc/web".to_string(), bundle("config/web", false));
+    web.paths
+        .insert("/etc/web/cache".to_string(), PathGrant::Tmpfs);
+    web.paths
+        .insert("/motd".to_string(), bundle("motd.txt", false));
+    web.paths
+        .insert("/usr/share/web".to_string(), bundle("assets", true));
+    let layout = layout(vec![
+        entry("bin", EntryKind::Dir),
+        entry("etc", EntryKind::Dir),
+        entry("motd", EntryKind::File),
+        entry("usr", EntryKind::Dir),
+    ]);
+    let steps = lines(&plan(&web, &layout));
+    let grants: Vec<&str> = steps
+        .iter()
+        .skip_while(|l| !l.starts_with("mount /run/cairn/notify "))
+        .skip(1)
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            // Parents first: the copy, then the tmpfs inside it.
+            "mount /run/cairn/apps/web/writable-7/etc-web /r/etc/web - MS_BIND | MS_REC -",
+            "mount - /r/etc/web - MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND -",
+            "mount tmpfs /r/etc/web/cache tmpfs MS_NOSUID | MS_NODEV mode=1777,size=67108864",
+            // A single file is bound over the shipped file, no directory made.
+            "mount /run/cairn/apps/web/writable-7/motd /r/motd - MS_BIND | MS_REC -",
+            "mount - /r/motd - MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND -",
+            // A read-only bundled path stays the tree's.
+            "mount - /r - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT -",
+        ]
+    );
+    assert!(
+        !steps.iter().any(|l| l.starts_with("mkdir /r/motd")),
+        "{steps:#?}"
+    );
+}
+
+#[test]
+fn a_writable_copys_remount_keeps_the_flags_of_its_source() {
+    let mut web = app("web", &["/bin/web"]);
+    web.paths
+        .insert("/etc/web".to_string(), bundle("config/web", false));
+    let mut steps = plan(&web, &layout(vec![entry("etc", EntryKind::Dir)]));
+    keep_locked_flags(&mut steps, |source| {
+        if source.starts_with("/run/cairn/apps") {
+            MsFlags::MS_NOEXEC
+        } else {
+            MsFlags::empty()
+        }
+    });
+    assert!(lines(&steps).contains(
+        &"mount - /r/etc/web - MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_BIND -"
+            .to_string()
+    ));
 }

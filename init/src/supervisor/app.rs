@@ -16,6 +16,7 @@ use cairn_manifest::{App, Restart, Sockets};
 
 use super::SupervisorConfig;
 use crate::cgroup::{self, RlimitSetting};
+use crate::sandbox::writable::WritableCopies;
 use crate::sandbox::{self, resources::resources_json, SandboxPaths};
 use crate::sys::process::ExitStatus;
 use crate::sys::spawn::{self, ChildSetup};
@@ -107,12 +108,14 @@ pub struct AppCommand {
 /// sandboxed instance's pid is its namespace's reaper, which passes TERM and
 /// the other stop signals on to the app and exits with the app's status
 /// (128 + N for a death by signal N), so stopping and exit accounting treat
-/// it as the app itself.
+/// it as the app itself. Its writable copies are removed when they are
+/// dropped, which is done when the instance ends.
 #[derive(Debug)]
 pub struct Spawned {
     pid: i32,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
+    pub copies: Option<WritableCopies>,
 }
 
 impl Spawned {
@@ -178,6 +181,7 @@ impl AppCommand {
                     pid: i32::try_from(child.id()).unwrap_or(i32::MAX),
                     stdout: child.stdout.take().map(OwnedFd::from),
                     stderr: child.stderr.take().map(OwnedFd::from),
+                    copies: None,
                 })
             }
             Kind::Sandboxed(launch) => {
@@ -186,6 +190,7 @@ impl AppCommand {
                     pid: started.pid,
                     stdout: Some(started.stdout),
                     stderr: Some(started.stderr),
+                    copies: started.copies,
                 })
             }
         }

@@ -23,6 +23,7 @@ use super::streams::Streams;
 use super::{Supervisor, SupervisorConfig};
 use crate::jobs::launch::{app_for, trees_root};
 use crate::jobs::{Jobs, Reason, Runner};
+use crate::sandbox::writable::WritableCopies;
 use crate::sys::process::ExitStatus;
 
 /// The job runtime and what confines each running job run.
@@ -32,13 +33,14 @@ pub struct JobRuntime {
     confinements: BTreeMap<i32, Confined>,
 }
 
-/// A running job run's cgroup and port guard, with what it needs to say
-/// which limit ended it.
+/// A running job run's cgroup and port guard (None without cgroups), with
+/// what it needs to say which limit ended it, and its writable copies.
 #[derive(Debug)]
 struct Confined {
     job: String,
     limits: cairn_manifest::Limits,
-    confinement: Confinement,
+    confinement: Option<Confinement>,
+    copies: Option<WritableCopies>,
 }
 
 impl JobRuntime {
@@ -80,14 +82,13 @@ impl Runner for Launcher<'_> {
         let (mut spawned, confinement) =
             limits::spawn_instance(&app, 0, &config, self.guard_warned)?;
         let pid = i32::try_from(spawned.id()).unwrap_or(i32::MAX);
-        if let Some(confinement) = confinement {
-            let confined = Confined {
-                job: job.name.clone(),
-                limits: job.limits.clone(),
-                confinement,
-            };
-            self.confinements.insert(pid, confined);
-        }
+        let confined = Confined {
+            job: job.name.clone(),
+            limits: job.limits.clone(),
+            confinement,
+            copies: spawned.copies.take(),
+        };
+        self.confinements.insert(pid, confined);
         for fd in [spawned.stdout.take(), spawned.stderr.take()]
             .into_iter()
             .flatten()
@@ -103,8 +104,12 @@ impl Runner for Launcher<'_> {
         send(pid, signal);
         if signal == Signal::SIGKILL {
             // Whatever the run forked off dies with it.
-            if let Some(confined) = self.confinements.get(&pid) {
-                confined.confinement.kill_all();
+            if let Some(confinement) = self
+                .confinements
+                .get(&pid)
+                .and_then(|c| c.confinement.as_ref())
+            {
+                confinement.kill_all();
             }
         }
     }
@@ -142,10 +147,12 @@ impl Supervisor {
             return false;
         };
         if let Some(confined) = runtime.confinements.remove(&pid) {
-            let events = confined.confinement.release();
-            if let Some(cause) = limits::describe(events, &confined.limits) {
+            let events = confined.confinement.map(Confinement::release);
+            if let Some(cause) = events.and_then(|e| limits::describe(e, &confined.limits)) {
                 tracing::warn!("job {}: {cause}", confined.job);
             }
+            // Removes them: the next run copies afresh from what is shipped.
+            drop(confined.copies);
         }
         let mut launcher = Launcher {
             config: &self.config,

@@ -170,6 +170,8 @@ struct Instance {
     app_status: Option<String>,
     /// The running instance's cgroup and port guard.
     confinement: Option<limits::Confinement>,
+    /// The running instance's writable copies, removed when it ends.
+    copies: Option<crate::sandbox::writable::WritableCopies>,
 }
 
 impl Instance {
@@ -252,6 +254,7 @@ impl Supervisor {
                     last_exit: None,
                     app_status: None,
                     confinement: None,
+                    copies: None,
                 });
             }
         }
@@ -450,6 +453,7 @@ impl Supervisor {
                 let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
                 let inst = &mut self.instances[n];
                 inst.confinement = confinement;
+                inst.copies = child.copies.take();
                 if inst.run > 0 {
                     inst.restarts += 1;
                 }
@@ -523,6 +527,8 @@ impl Supervisor {
         self.instances[n].next_check = None;
         let label = self.instances[n].label.clone();
         let cause = self.release_confinement(n);
+        // The next start copies afresh from what is shipped.
+        self.instances[n].copies = None;
         let because = cause
             .as_ref()
             .map_or_else(String::new, |c| format!(": {c}"));

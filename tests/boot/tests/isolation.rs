@@ -3,11 +3,12 @@
 //! process, runs as its own non-root uid with no
 //! capabilities and no_new_privs, sees its own read-only tree plus exactly
 //! its grants (nothing of the host, not the other app's state), and its
-//! state survives a reboot.
+//! state survives a reboot. A bundled path with `readonly = false` is a
+//! writable copy of what is shipped, afresh at every start.
 
 use std::collections::BTreeMap;
 
-use cairn_boot_tests::{serial, Machine, TestSystem, BOOT_TIMEOUT, STEP_TIMEOUT};
+use cairn_boot_tests::{serial, workspace, Machine, TestSystem, BOOT_TIMEOUT, STEP_TIMEOUT};
 
 const MANIFEST: &str = r#"
 version = 1
@@ -27,13 +28,37 @@ instances = 2
 
 [apps.beta.paths]
 "/var/lib/beta" = "state"
+
+[apps.scratch]
+bundle = "bin/cairn-testapp"
+exec = ["/bin/cairn-testapp", "writable-copy", "/etc/scratch", "/etc/scratch.txt", "/etc/shipped"]
+restart = "always"
+
+[apps.scratch.paths]
+"/var/lib/scratch" = "state"
+"/etc/scratch" = { bundle = "scratch", readonly = false }
+"/etc/scratch.txt" = { bundle = "scratch.txt", readonly = false }
+"/etc/shipped" = { bundle = "scratch", readonly = true }
 "#;
+
+/// The shipped content of `scratch`'s bundled paths.
+fn ship_scratch(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("scratch")).unwrap();
+    std::fs::write(dir.join("scratch/app.conf"), "shipped\n").unwrap();
+    std::fs::write(dir.join("scratch.txt"), "shipped file\n").unwrap();
+}
 
 /// The facts instance `label` printed after line `from`, once it is done.
 fn facts(vm: &Machine, from: usize, label: &str) -> BTreeMap<String, String> {
+    facts_to_done(vm, from, label).0
+}
+
+/// [`facts`], and the index of the line that said it was done.
+fn facts_to_done(vm: &Machine, from: usize, label: &str) -> (BTreeMap<String, String>, usize) {
     let prefix = format!("[{label}] testapp: fact ");
     let done = vm.wait_for_after(from, &format!("{prefix}done"), BOOT_TIMEOUT);
-    vm.lines()
+    let facts = vm
+        .lines()
         .into_iter()
         .skip(from)
         .take(done.index + 1 - from)
@@ -42,7 +67,36 @@ fn facts(vm: &Machine, from: usize, label: &str) -> BTreeMap<String, String> {
             let (key, value) = rest.split_once(' ').unwrap_or((rest.as_str(), ""));
             Some((key.to_string(), value.to_string()))
         })
-        .collect()
+        .collect();
+    (facts, done.index)
+}
+
+/// Both starts of `scratch` in boot `boot` (1 or 2): each finds what is
+/// shipped, not what the one before wrote, and can write its copies but
+/// not the read-only bundled path.
+fn check_writable_copies(vm: &Machine, from: usize, boot: u32) {
+    let uid = cairn_manifest::app_uid("scratch").to_string();
+    let mut from = from;
+    for start in [2 * boot - 1, 2 * boot] {
+        let (facts, done) = facts_to_done(vm, from, "scratch");
+        from = done + 1;
+        let get = |key: &str| facts.get(key).map(String::as_str).unwrap_or("missing");
+        assert_eq!(get("start"), start.to_string(), "{facts:#?}");
+        assert_eq!(
+            get("conf"),
+            "shipped",
+            "start {start} sees the shipped copy"
+        );
+        assert_eq!(get("earlier"), "false", "start {start}: no earlier write");
+        assert_eq!(get("file"), "shipped file", "start {start}");
+        assert_eq!(get("owner"), uid, "the copy is the app's");
+        assert_eq!(get("write_conf"), "ok", "start {start}");
+        assert_eq!(get("write_added"), "ok", "start {start}");
+        assert_eq!(get("conf_after"), "changed", "start {start}");
+        assert_eq!(get("write_file"), "ok", "start {start}");
+        assert_eq!(get("file_after"), "changed", "start {start}");
+        assert_eq!(get("write_readonly"), "error:30", "readonly = true");
+    }
 }
 
 fn check(facts: &BTreeMap<String, String>, label: &str, app: &str, count: u32) {
@@ -84,6 +138,7 @@ fn check(facts: &BTreeMap<String, String>, label: &str, app: &str, count: u32) {
 }
 
 fn check_boot(vm: &Machine, from: usize, count: u32) {
+    check_writable_copies(vm, from, count);
     let alpha = facts(vm, from, "alpha");
     check(&alpha, "alpha", "alpha", count);
     assert_eq!(alpha["root"], "bin,dev,proc,run,tmp,var");
@@ -99,7 +154,12 @@ fn check_boot(vm: &Machine, from: usize, count: u32) {
 #[test]
 fn apps_see_only_their_grants_as_their_own_users() {
     let _serial = serial();
-    let system = TestSystem::build("isolation", MANIFEST);
+    let system = TestSystem::build_with(
+        "isolation",
+        MANIFEST,
+        &workspace::default_board(),
+        ship_scratch,
+    );
     let mut vm = system.boot(&[]);
 
     let first = vm.wait_for("cairn: data partition mounted (boot #1)");
