@@ -91,8 +91,17 @@ fn tiny_static_elf() -> Vec<u8> {
     elf
 }
 
+/// A CA certificate for the TLS remote, as PEM.
+fn ca_pem() -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.self_signed(&key).unwrap().pem()
+}
+
 /// A manifest with one of each bundle kind: a static program, a dynamic one
-/// (the host's `true`), a script, and a shipped config directory.
+/// (the host's `true`), a script, and a shipped config directory; and a
+/// TLS log collector with its CA file.
 fn write_inputs(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("server"), tiny_static_elf()).unwrap();
     std::fs::set_permissions(dir.join("server"), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -100,6 +109,7 @@ fn write_inputs(dir: &Path) -> PathBuf {
     std::fs::set_permissions(dir.join("tick.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::create_dir_all(dir.join("conf")).unwrap();
     std::fs::write(dir.join("conf/server.ini"), "greeting = hi\n").unwrap();
+    std::fs::write(dir.join("logs-ca.pem"), ca_pem()).unwrap();
     let manifest = dir.join("system.toml");
     std::fs::write(
         &manifest,
@@ -126,6 +136,13 @@ restart = "never"
 schedule = "@hourly"
 bundle = "tick.sh"
 exec = ["/bin/tick.sh"]
+
+[[logging.remote]]
+url = "syslog+udp://10.0.0.5"
+
+[[logging.remote]]
+url = "syslog+tls://logs.example.net"
+ca = "logs-ca.pem"
 "#,
     )
     .unwrap();
@@ -272,6 +289,19 @@ fn same_inputs_give_identical_images() {
             .any(|f| f.starts_with("/apps/truth/") && f.ends_with("/libc.so.6")),
         "libc not collected: {bank_files:?}"
     );
+    // The TLS remote's CA, under the remote's index, listed like any file.
+    let ca = inventory["banks"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/cairn/logging/ca/1.pem")
+        .unwrap_or_else(|| panic!("no CA file in {bank_files:?}"));
+    assert_eq!(ca["sha256"], sha256(&root.0.join("logs-ca.pem")).as_str());
+    assert_eq!(ca["mode"], "0644");
+    assert!(
+        !bank_files.contains(&"/cairn/logging/ca/0.pem"),
+        "the UDP remote has no CA: {bank_files:?}"
+    );
     if have("unsquashfs") {
         let image = root.0.join("bank.squashfs");
         std::fs::write(&image, &bank).unwrap();
@@ -286,6 +316,10 @@ fn same_inputs_give_identical_images() {
             "{listing}"
         );
         assert!(listing.contains("squashfs-root/cairn/version"), "{listing}");
+        assert!(
+            listing.contains("squashfs-root/cairn/logging/ca/1.pem"),
+            "{listing}"
+        );
     }
 
     // Bank B is empty; the data partition is ext4 labelled cairn-data.

@@ -172,6 +172,11 @@ pub struct RemoteSink {
     pub transport: SyslogTransport,
     pub host: String,
     pub port: u16,
+    /// `ca`: host path, as written (relative to the manifest's directory), of
+    /// a PEM file of the CA certificates that sign the collector's
+    /// certificate. Only ever set for [`SyslogTransport::Tls`]; `None` there
+    /// means the builder's default (see docs/manifest.md).
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

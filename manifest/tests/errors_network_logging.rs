@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::path::Path;
+
 use cairn_manifest::{Interface, LogLevel, SyslogTransport};
 use support::{error, errors, help, ok};
 
@@ -150,5 +152,59 @@ fn remote_syslog_urls() {
     assert_eq!(
         error("version = 1\n[logging]\nremote = \"syslog+udp://x\"\n"),
         "3:10: `remote` in [logging] must be an array of tables, not a string"
+    );
+}
+
+#[test]
+fn remote_ca_files_are_for_tls_only() {
+    let remote =
+        |url: &str, ca: &str| format!("version = 1\n[[logging.remote]]\nurl = \"{url}\"\n{ca}\n");
+    let m = ok(&remote(
+        "syslog+tls://logs.example.net",
+        "ca = \"certs/logs-ca.pem\"",
+    ));
+    assert_eq!(
+        m.logging.remote[0].ca.as_deref(),
+        Some(Path::new("certs/logs-ca.pem"))
+    );
+    // Without `ca`, the builder picks the default.
+    let m = ok(&remote("syslog+tls://logs.example.net", ""));
+    assert_eq!(m.logging.remote[0].ca, None);
+    assert_eq!(
+        m.location("logging.remote.0.url")
+            .map(|l| (l.line, l.column)),
+        Some((3, 7))
+    );
+
+    for url in ["syslog+tcp://logs.example.net", "syslog+udp://10.0.0.5"] {
+        let text = remote(url, "ca = \"certs/logs-ca.pem\"");
+        assert_eq!(
+            error(&text),
+            "4:1: `ca` in [[logging.remote]] #1 applies to syslog+tls only"
+        );
+        assert_eq!(
+            help(&text),
+            "a CA file checks a TLS collector's certificate: remove `ca`, or send over syslog+tls://"
+        );
+    }
+    // The second table is the one blamed, at its own `ca`.
+    let two = "version = 1\n[[logging.remote]]\nurl = \"syslog+tls://a.example\"\nca = \"a.pem\"\n\
+               [[logging.remote]]\nurl = \"syslog+tcp://b.example\"\n  ca = \"b.pem\"\n";
+    assert_eq!(
+        error(two),
+        "7:3: `ca` in [[logging.remote]] #2 applies to syslog+tls only"
+    );
+    assert_eq!(
+        error(&remote("syslog+tls://logs.example.net", "ca = \"\"")),
+        "4:6: `ca` in [[logging.remote]] #1 is empty"
+    );
+    assert_eq!(
+        error(&remote("syslog+tls://logs.example.net", "ca = 1")),
+        "4:6: `ca` in [[logging.remote]] #1 must be a string, not an integer"
+    );
+    // A bad URL is reported once; its `ca` is not judged against it.
+    assert_eq!(
+        error(&remote("syslog+http://logs", "ca = \"a.pem\"")),
+        "3:8: unknown log transport `syslog+http`"
     );
 }

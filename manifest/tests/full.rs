@@ -104,13 +104,18 @@ fn logging_and_jobs() {
         .logging
         .remote
         .iter()
-        .map(|r| (r.transport, r.host.as_str(), r.port))
+        .map(|r| (r.transport, r.host.as_str(), r.port, r.ca.as_deref()))
         .collect();
     assert_eq!(
         remotes,
         [
-            (SyslogTransport::Tls, "logs.example.net", 6514),
-            (SyslogTransport::Udp, "10.0.0.5", 514)
+            (
+                SyslogTransport::Tls,
+                "logs.example.net",
+                6514,
+                Some(Path::new("certs/logs-ca.pem"))
+            ),
+            (SyslogTransport::Udp, "10.0.0.5", 514, None)
         ]
     );
     let backup = &m.jobs["backup"];
@@ -165,7 +170,7 @@ fn locations_of_keys_survive_parsing() {
     assert_eq!(
         m.location("logging.remote.1.url"),
         Some(Location {
-            line: 72,
+            line: 73,
             column: 7
         })
     );

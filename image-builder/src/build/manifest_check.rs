@@ -1,17 +1,21 @@
 //! The manifest as the builder sees it: parsed and validated by the manifest
-//! crate, then checked against the host (do the bundles exist?) and against
-//! the staged bank (is each `exec[0]` in its tree?). Every error points at
-//! `file:line:column` in the manifest.
+//! crate, then checked against the host (do the bundles exist? does each
+//! TLS remote have a CA file PID 1 can use?) and against the staged bank (is
+//! each `exec[0]` in its tree?). Every error points at `file:line:column` in
+//! the manifest.
 
 use std::path::Path;
 
 use cairn_manifest::{Diagnostic, Diagnostics, Manifest, PathGrant};
 
 use super::fsutil::under;
+use super::logging_ca::{self, CaFile};
 use super::BuildError;
 
-/// Loads `path` and checks that every bundle it names exists.
-pub fn load(path: &Path) -> Result<Manifest, BuildError> {
+/// Loads `path` and checks that every bundle it names exists and that each
+/// `syslog+tls` remote has a usable CA file; returns the manifest and those
+/// CA files.
+pub fn load(path: &Path) -> Result<(Manifest, Vec<CaFile>), BuildError> {
     let manifest =
         cairn_manifest::load(path).map_err(|diags| BuildError::Manifest(diags.to_string()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -34,8 +38,10 @@ pub fn load(path: &Path) -> Result<Manifest, BuildError> {
             }
         }
     }
+    let (cas, ca_errors) = logging_ca::resolve(&manifest, dir, Path::new(logging_ca::HOST_BUNDLE));
+    found.extend(ca_errors);
     into_result(found)?;
-    Ok(manifest)
+    Ok((manifest, cas))
 }
 
 /// After staging: each app's and job's `exec[0]` must be in its tree.
@@ -130,6 +136,23 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_ca_is_reported_with_the_missing_bundles() {
+        let dir = temp("ca");
+        let path = dir.join("system.toml");
+        let text = format!(
+            "{MANIFEST}\n[[logging.remote]]\nurl = \"syslog+tls://10.0.2.2\"\nca = \"ca.pem\"\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let text = load(&path).unwrap_err().to_string();
+        assert!(text.contains("system.toml:4:10"), "{text}");
+        assert!(
+            text.contains("system.toml:12:6: error: CA file `ca.pem` does not exist"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn exec_outside_the_tree_is_reported() {
         let dir = temp("exec");
         let path = dir.join("system.toml");
@@ -137,7 +160,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("build")).unwrap();
         std::fs::write(dir.join("build/web"), b"#!/bin/sh\n").unwrap();
         std::fs::create_dir_all(dir.join("conf")).unwrap();
-        let manifest = load(&path).unwrap();
+        let (manifest, cas) = load(&path).unwrap();
+        assert!(cas.is_empty());
         let stage = dir.join("stage");
         std::fs::create_dir_all(stage.join("apps/web/bin")).unwrap();
         let err = check_exec(&manifest, &stage).unwrap_err().to_string();

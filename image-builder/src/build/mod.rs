@@ -27,6 +27,7 @@ mod host;
 mod initramfs;
 mod inventory;
 mod kernel;
+mod logging_ca;
 mod manifest_check;
 mod modules;
 mod paths;
@@ -162,6 +163,8 @@ fn mib(bytes: u64) -> String {
 /// The inputs, read and checked before anything slow happens.
 struct Inputs {
     manifest: cairn_manifest::Manifest,
+    /// The CA file of each `syslog+tls` remote.
+    cas: Vec<logging_ca::CaFile>,
     manifest_bytes: Vec<u8>,
     board: Board,
     board_path: PathBuf,
@@ -173,7 +176,7 @@ struct Inputs {
 }
 
 fn inputs(opts: &BuildOptions) -> Result<Inputs, BuildError> {
-    let manifest = manifest_check::load(&opts.manifest)?;
+    let (manifest, cas) = manifest_check::load(&opts.manifest)?;
     let manifest_bytes = read(&opts.manifest)?;
     let board_path = find_workspace_board(opts.board.as_deref())?;
     let board_bytes = read(&board_path)?;
@@ -181,6 +184,7 @@ fn inputs(opts: &BuildOptions) -> Result<Inputs, BuildError> {
     let sizes = DiskSizes::from_board(&board, &board_path)?;
     Ok(Inputs {
         manifest,
+        cas,
         manifest_bytes,
         sizes,
         init: paths::find_init(opts.init_binary.as_deref())?,
@@ -261,6 +265,7 @@ fn bank_a(
     let step = progress.step("staging bank a");
     let stage = work.join("bank-a");
     bank::stage(&stage, &inputs.manifest, &opts.manifest)?;
+    logging_ca::stage(&stage, &inputs.cas)?;
     manifest_check::check_exec(&inputs.manifest, &stage)?;
     let records = inventory::list_tree(&stage)?;
     let kernel_sha256 = &boot.kernel.vmlinuz_sha256;
@@ -402,6 +407,13 @@ fn build_in(
     write(&opts.out_dir.join("system.toml"), &inputs.manifest_bytes)?;
     write(&opts.out_dir.join("board.toml"), &inputs.board_bytes)?;
     record::summary(progress, &inventory, &assembled, started.elapsed());
+    for ca in inputs.cas.iter().filter(|ca| ca.host_bundle) {
+        progress.summary(&format!(
+            "logging.remote[{}] (no `ca`) trusts the CA bundle of this host, {}, now in the image",
+            ca.index,
+            ca.source.display()
+        ));
+    }
 
     Ok(BuildOutput {
         disk_image: assembled.disk_image,

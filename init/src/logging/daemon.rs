@@ -209,8 +209,9 @@ pub fn run(config: &Config, socket: &OwnedFd) {
                 Err(_) => break,
             }
         }
+        let now = Instant::now();
         for remote in &remotes {
-            notices.extend(remote.take_notices());
+            notices.extend(remote.take_notices(now));
         }
         report(socket, std::mem::take(&mut notices));
     }
@@ -237,7 +238,7 @@ mod tests {
                 transport: SyslogTransport::Tls,
                 host: "logs.example.net".into(),
                 port: 6514,
-                ca: PathBuf::from("/bank/cairn/logging/ca.pem"),
+                ca: PathBuf::from("/bank/cairn/logging/ca/0.pem"),
             }],
         };
         assert_eq!(Config::parse(&config.to_args()), Ok(config));

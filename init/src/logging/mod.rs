@@ -88,11 +88,17 @@ pub fn config_for(logging: &cairn_manifest::Logging, hostname: &str, data_mounte
         remotes: logging
             .remote
             .iter()
-            .map(|r| Target {
+            .enumerate()
+            .map(|(index, r)| Target {
                 transport: r.transport,
                 host: r.host.clone(),
                 port: r.port,
-                ca: PathBuf::from(tls::DEFAULT_CA),
+                // The builder placed this remote's own CA file by its index.
+                ca: if r.transport == cairn_manifest::SyslogTransport::Tls {
+                    tls::bank_ca(index)
+                } else {
+                    PathBuf::new()
+                },
             })
             .collect(),
     }
@@ -197,4 +203,45 @@ fn wait(handles: &[(OwnedFd, PollFlags)], limit: Duration) {
         .collect();
     let ms = u16::try_from(limit.as_millis()).unwrap_or(u16::MAX);
     let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_manifest::SyslogTransport;
+
+    #[test]
+    fn each_tls_remote_trusts_its_own_ca_file_in_the_bank() {
+        let text = "version = 1\n\
+            [[logging.remote]]\nurl = \"syslog+udp://10.0.0.5\"\n\
+            [[logging.remote]]\nurl = \"syslog+tls://a.example\"\nca = \"a.pem\"\n\
+            [[logging.remote]]\nurl = \"syslog+tls://b.example:7514\"\n";
+        let manifest = cairn_manifest::parse(text, Path::new("system.toml")).unwrap();
+        let config = config_for(&manifest.logging, "edge-01", true);
+        let got: Vec<(SyslogTransport, &str, u16, &Path)> = config
+            .remotes
+            .iter()
+            .map(|t| (t.transport, t.host.as_str(), t.port, t.ca.as_path()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (SyslogTransport::Udp, "10.0.0.5", 514, Path::new("")),
+                (
+                    SyslogTransport::Tls,
+                    "a.example",
+                    6514,
+                    Path::new("/bank/cairn/logging/ca/1.pem")
+                ),
+                (
+                    SyslogTransport::Tls,
+                    "b.example",
+                    7514,
+                    Path::new("/bank/cairn/logging/ca/2.pem")
+                ),
+            ]
+        );
+        // And the logger reads the same back from its command line.
+        assert_eq!(Config::parse(&config.to_args()), Ok(config));
+    }
 }

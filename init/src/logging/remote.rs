@@ -3,9 +3,11 @@
 //!
 //! A sink holds a bounded queue. While its collector is away (refusing,
 //! restarting, unreachable) it reconnects with backoff and keeps the newest
-//! [`QUEUE_MAX`] messages; what falls off is counted and reported
-//! ("dropped 1234 lines for syslog+tcp://10.0.2.2:514: collector
-//! unreachable"). Before each write the connection is checked for a close
+//! [`QUEUE_MAX`] messages; what falls off is counted and reported, at once
+//! and then summed over growing spans ("dropped 1234 lines for
+//! syslog+tcp://10.0.2.2:514: collector unreachable"). A write that does
+//! not finish within 10 s (a collector that stopped reading) counts as
+//! failed. Before each write the connection is checked for a close
 //! from the collector, so a collector that restarted costs no lines; a
 //! message whose write fails is sent again on the next connection. UDP sends
 //! one datagram per message and never waits.
@@ -15,7 +17,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cairn_manifest::SyslogTransport;
 
@@ -29,6 +31,12 @@ const CHUNK: usize = 256;
 const BACKOFF_FLOOR: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Drops are reported at once, then summed over at least this long,
+/// doubling up to [`REPORT_CAP`] while the collector stays stuck: a report
+/// per batch would flood the console, and each report, sent on to this very
+/// sink, is one more line it drops.
+const REPORT_FLOOR: Duration = Duration::from_secs(1);
+const REPORT_CAP: Duration = Duration::from_secs(60);
 
 /// Where one sink sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +64,9 @@ impl Target {
 struct Queue {
     messages: VecDeque<String>,
     dropped: u64,
+    /// When drops may be reported again, and the wait after that.
+    next_report: Option<Instant>,
+    report_every: Duration,
     notices: Vec<(u8, String)>,
     closing: bool,
 }
@@ -113,12 +124,16 @@ impl Remote {
         self.shared.wake.notify_one();
     }
 
-    /// What the sink has to say: connection changes and drops.
-    pub fn take_notices(&self) -> Vec<(u8, String)> {
+    /// What the sink has to say at `now`: connection changes, and drops
+    /// (see [`REPORT_FLOOR`]).
+    pub fn take_notices(&self, now: Instant) -> Vec<(u8, String)> {
         let mut queue = self.shared.lock();
         let mut notices = std::mem::take(&mut queue.notices);
-        let dropped = std::mem::take(&mut queue.dropped);
-        if dropped > 0 {
+        if queue.dropped > 0 && queue.next_report.is_none_or(|at| now >= at) {
+            let dropped = std::mem::take(&mut queue.dropped);
+            let every = queue.report_every.max(REPORT_FLOOR);
+            queue.next_report = Some(now + every);
+            queue.report_every = (every * 2).min(REPORT_CAP);
             notices.push((
                 4,
                 format!(
@@ -156,17 +171,19 @@ impl Conn {
     /// False when the collector closed (or sent anything: a syslog
     /// collector has nothing to say, so that is a close notification).
     fn still_open(&mut self) -> bool {
-        let tcp = match self {
-            Conn::Udp(_) => return true,
-            Conn::Tcp(tcp) => tcp,
-            Conn::Tls(tls) => &mut tls.sock,
-        };
-        let mut byte = [0u8; 1];
-        if tcp.set_nonblocking(true).is_err() {
-            return false;
+        match self {
+            Conn::Udp(_) => true,
+            Conn::Tcp(tcp) => {
+                let mut byte = [0u8; 1];
+                if tcp.set_nonblocking(true).is_err() {
+                    return false;
+                }
+                let open =
+                    matches!(tcp.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+                open && tcp.set_nonblocking(false).is_ok()
+            }
+            Conn::Tls(tls) => tls_still_open(tls),
         }
-        let open = matches!(tcp.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        open && tcp.set_nonblocking(false).is_ok()
     }
 
     fn send(&mut self, messages: &[String]) -> io::Result<()> {
@@ -186,6 +203,28 @@ impl Conn {
             }
         }
     }
+}
+
+/// A TLS collector does send records after the handshake: TLS 1.3
+/// session tickets, key updates. Those are read and processed here without
+/// waiting, so only a close (TCP or `close_notify`), a broken record or
+/// application data counts as the collector going away.
+fn tls_still_open(tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> bool {
+    if tls.sock.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let open = loop {
+        match tls.conn.read_tls(&mut tls.sock) {
+            Ok(0) => break false,
+            Ok(_) => match tls.conn.process_new_packets() {
+                Ok(state) if !state.peer_has_closed() && state.plaintext_bytes_to_read() == 0 => {}
+                _ => break false,
+            },
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break true,
+            Err(_) => break false,
+        }
+    };
+    open && tls.sock.set_nonblocking(false).is_ok()
 }
 
 fn frames(messages: &[String]) -> Vec<u8> {
@@ -294,7 +333,14 @@ fn run(target: &Target, shared: &Shared) {
                 continue;
             }
             let n = queue.messages.len().min(CHUNK);
-            queue.messages.drain(..n).collect()
+            let chunk = queue.messages.drain(..n).collect();
+            if queue.messages.is_empty() {
+                // Caught up: the next drop is news, worth a report soon.
+                queue.report_every = REPORT_FLOOR;
+                let soon = Instant::now() + REPORT_FLOOR;
+                queue.next_report = queue.next_report.map(|at| at.min(soon));
+            }
+            chunk
         };
         let Some(c) = conn.as_mut() else { continue };
         if let Err(err) = c.send(&chunk) {

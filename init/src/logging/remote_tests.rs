@@ -101,7 +101,7 @@ fn tcp_lines_arrive_framed_and_survive_a_collector_restart() {
     {
         assert!(Instant::now() < deadline, "close not noticed: {notices:?}");
         std::thread::sleep(Duration::from_millis(50));
-        notices.extend(remote.take_notices());
+        notices.extend(remote.take_notices(Instant::now()));
     }
     remote.push(&line("while away"));
     std::thread::sleep(Duration::from_millis(300));
@@ -110,7 +110,7 @@ fn tcp_lines_arrive_framed_and_survive_a_collector_restart() {
     remote.push(&line("after restart"));
     wait_for(&rx, "while away");
     wait_for(&rx, "after restart");
-    notices.extend(remote.take_notices());
+    notices.extend(remote.take_notices(Instant::now()));
     assert!(
         notices.iter().any(|(_, n)| n.ends_with(": connected")),
         "{notices:?}"
@@ -142,19 +142,47 @@ fn an_unreachable_collector_costs_counted_drops_not_a_stall() {
         "push never waits"
     );
     std::thread::sleep(Duration::from_millis(200));
-    let notices = remote.take_notices();
+    let t0 = Instant::now();
+    let drops = |at: Instant| -> Vec<String> {
+        remote
+            .take_notices(at)
+            .into_iter()
+            .map(|(_, n)| n)
+            .filter(|n| n.starts_with("dropped "))
+            .collect()
+    };
+    let report = |n: u32| {
+        format!("dropped {n} lines for syslog+tcp://127.0.0.1:{port}: collector unreachable")
+    };
+    // The first drops are reported at once...
+    assert_eq!(drops(t0), [report(25)]);
+    // ...later ones summed over a second...
+    for i in 0..5 {
+        remote.push(&line(&format!("more {i}")));
+    }
+    assert!(drops(t0 + Duration::from_millis(500)).is_empty());
+    assert_eq!(drops(t0 + Duration::from_secs(1)), [report(5)]);
+    // ...then over two, four...: a collector that stays stuck is not
+    // reported on every batch.
+    for i in 0..3 {
+        remote.push(&line(&format!("still more {i}")));
+    }
+    assert!(drops(t0 + Duration::from_millis(2900)).is_empty());
+    assert_eq!(drops(t0 + Duration::from_secs(3)), [report(3)]);
+    remote.push(&line("again"));
+    assert!(drops(t0 + Duration::from_millis(6900)).is_empty());
+    assert_eq!(drops(t0 + Duration::from_secs(7)), [report(1)]);
     assert!(
-        notices.iter().any(|(_, n)| n
-            == &format!(
-                "dropped 25 lines for syslog+tcp://127.0.0.1:{port}: collector unreachable"
-            )),
-        "{notices:?}"
+        drops(t0 + Duration::from_secs(60)).is_empty(),
+        "nothing new"
     );
     remote.close(Duration::from_millis(100));
 }
 
-#[test]
-fn tls_lines_reach_a_collector_with_a_certificate_from_the_bundle() {
+/// A CA, written as PEM into `dir`, and a server configuration whose
+/// certificate for 127.0.0.1 it signed. rustls sends TLS 1.3 session
+/// tickets after the handshake, as most collectors do.
+fn tls_server(dir: &Path) -> (PathBuf, Arc<rustls::ServerConfig>) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -162,9 +190,7 @@ fn tls_lines_reach_a_collector_with_a_certificate_from_the_bundle() {
     let key = rcgen::KeyPair::generate().unwrap();
     let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
     let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-
-    let tmp = tempfile::tempdir().unwrap();
-    let ca_path = tmp.path().join("ca.pem");
+    let ca_path = dir.join("ca.pem");
     std::fs::write(&ca_path, ca.pem()).unwrap();
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -177,7 +203,13 @@ fn tls_lines_reach_a_collector_with_a_certificate_from_the_bundle() {
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .unwrap();
-    let server = Arc::new(server);
+    (ca_path, Arc::new(server))
+}
+
+#[test]
+fn tls_lines_reach_a_collector_with_a_certificate_from_the_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca_path, server) = tls_server(tmp.path());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
@@ -210,4 +242,54 @@ fn a_missing_ca_bundle_is_reported() {
         err.to_string().contains("CA bundle /nonexistent/ca.pem"),
         "{err}"
     );
+}
+
+#[test]
+fn a_tls_connection_stays_up_across_what_the_collector_sends_after_the_handshake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca_path, server) = tls_server(tmp.path());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let accepted = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { return };
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let server = Arc::clone(&server);
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let conn = rustls::ServerConnection::new(server).unwrap();
+                    let mut tls = rustls::StreamOwned::new(conn, tcp);
+                    read_frames(&mut tls, &tx);
+                });
+            }
+        });
+    }
+    let remote = Remote::start(
+        Target {
+            transport: SyslogTransport::Tls,
+            host: "127.0.0.1".into(),
+            port,
+            ca: ca_path,
+        },
+        "box".into(),
+    )
+    .unwrap();
+    // Lines with pauses between them: the sink checks the connection
+    // before each write, long after the session tickets arrived.
+    for i in 0..4 {
+        remote.push(&line(&format!("line {i}")));
+        wait_for(&rx, &format!("line {i}"));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let notices = remote.take_notices(Instant::now());
+    assert!(
+        !notices.iter().any(|(_, n)| n.contains("closed")),
+        "{notices:?}"
+    );
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    remote.close(Duration::from_secs(2));
 }

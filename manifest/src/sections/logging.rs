@@ -1,6 +1,7 @@
 //! `[logging]`: console level, per-app log files, remote syslog.
 
 use std::net::Ipv6Addr;
+use std::path::PathBuf;
 
 use crate::model::{FileSink, LogLevel, Logging, RemoteSink, SyslogTransport};
 use crate::names;
@@ -78,19 +79,51 @@ fn remotes(ctx: &mut Ctx<'_>, logging: &Section<'_>) -> Vec<RemoteSink> {
             entries,
             key_span: item.span.clone(),
         };
-        ctx.check_keys(&table, &["url"]);
+        ctx.check_keys(&table, &["url", "ca"]);
+        let ca = ca(ctx, &table);
         if find(&table, "url").is_none() {
             let help = "add url = \"syslog+tls://logs.example.net:6514\"".to_owned();
             ctx.missing(&table, "url", Some(help));
             continue;
         }
-        if let Some(url) = ctx.string(&table, "url") {
-            if let Some(sink) = remote_url(ctx, &url) {
-                sinks.push(sink);
+        let Some(url) = ctx.string(&table, "url") else {
+            continue;
+        };
+        let Some(mut sink) = remote_url(ctx, &url) else {
+            continue;
+        };
+        if let Some(ca) = ca {
+            if sink.transport == SyslogTransport::Tls {
+                sink.ca = Some(PathBuf::from(ca));
+            } else if let Some(entry) = find(&table, "ca") {
+                let message = format!(
+                    "{} applies to syslog+tls only",
+                    table.path.key("ca").describe()
+                );
+                let help = "a CA file checks a TLS collector's certificate: remove `ca`, or send \
+                            over syslog+tls://"
+                    .to_owned();
+                ctx.error(&entry.key_span, message, Some(help));
             }
         }
+        sinks.push(sink);
     }
     sinks
+}
+
+/// `ca`, a host path like `bundle`: read here, checked against the URL's
+/// transport by the caller and against the building host by `cairn build`.
+fn ca<'n>(ctx: &mut Ctx<'_>, table: &Section<'n>) -> Option<&'n str> {
+    let ca = ctx.string(table, "ca")?;
+    if ca.value.is_empty() {
+        let message = format!("{} is empty", ca.path.describe());
+        let help = "give the host path of a PEM file of CA certificates, relative to this \
+                    manifest"
+            .to_owned();
+        ctx.error(ca.span(), message, Some(help));
+        return None;
+    }
+    Some(ca.value)
 }
 
 const URL_HELP: &str =
@@ -171,6 +204,7 @@ fn parse_remote_url(url: &str) -> Result<RemoteSink, (usize, String)> {
         transport,
         host: host.to_owned(),
         port,
+        ca: None,
     })
 }
 

@@ -25,6 +25,7 @@
 //! skips the `cargo build --release` of the binaries the images carry.
 
 pub mod bench;
+pub mod certs;
 pub mod disk;
 pub mod http;
 pub mod machine;

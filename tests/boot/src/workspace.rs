@@ -78,6 +78,23 @@ pub fn default_board() -> PathBuf {
     root().join(cairn_image_builder::board::DEFAULT_BOARD)
 }
 
+/// The default board with a run disk no larger than the image, written
+/// into `dir`: the data partition keeps the board's `data_size` (64 MiB)
+/// instead of growing on first boot, for tests that fill it.
+pub fn board_without_growth(dir: &Path) -> PathBuf {
+    let board = std::fs::read_to_string(default_board())
+        .unwrap_or_else(|e| panic!("cannot read the default board: {e}"));
+    // A size below the image's means the image's own size.
+    let small = board.replacen("run_disk_size = \"1GiB\"", "run_disk_size = \"0B\"", 1);
+    assert_ne!(
+        board, small,
+        "the default board has no run_disk_size = \"1GiB\""
+    );
+    let path = dir.join("small-data.toml");
+    std::fs::write(&path, small).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

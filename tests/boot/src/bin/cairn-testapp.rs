@@ -9,6 +9,8 @@
 //! cairn-testapp http-status CODE          answer every HTTP request on $PORT_HTTP with CODE, until SIGTERM
 //! cairn-testapp notify-ready              send READY=1 on $NOTIFY_SOCKET, then sleep until SIGTERM
 //! cairn-testapp probe OTHER               print what the app can see and do (`testapp: fact K V`), then sleep until SIGTERM
+//! cairn-testapp writable-copy DIR FILE RO write its writable copies DIR and FILE (`testapp: fact K V`); exit 0 after odd starts
+//! cairn-testapp fill-state ROOM HOLD      fill $STATE_DIR until the disk is full, free ROOM MiB, rewrite them after HOLD s, delete all
 //! ```
 
 use std::io::Write;
@@ -19,12 +21,16 @@ use std::time::Duration;
 use signal_hook::consts::SIGTERM;
 use signal_hook::iterator::Signals;
 
+#[path = "testapp/fill.rs"]
+mod fill;
 #[path = "testapp/flood.rs"]
 mod flood;
 #[path = "testapp/limits.rs"]
 mod limits;
 #[path = "testapp/ordering.rs"]
 mod ordering;
+#[path = "testapp/writable.rs"]
+mod writable;
 #[path = "testapp/zombies.rs"]
 mod zombies;
 
@@ -46,12 +52,15 @@ fn main() -> ExitCode {
         ["http-status", code] => http_status(code),
         ["notify-ready"] => notify_ready(),
         ["probe", other] => probe(other),
+        ["writable-copy", dir, file, readonly] => writable::writable_copy(dir, file, readonly),
         ["fork-bomb"] => limits::fork_bomb(),
         ["memory-hog"] => limits::memory_hog(),
         ["limits-probe", port] => limits::limits_probe(port),
         ["ready-after", secs] => ordering::ready_after(secs),
-        ["flood", count] => flood::flood(count),
+        ["flood", count] => flood::flood(count, None),
+        ["flood", count, rate] => flood::flood(count, Some(rate)),
         ["tick", ms] => flood::tick(ms),
+        ["fill-state", room, hold] => fill::fill_state(room, hold),
         _ => Err(
             "usage: cairn-testapp crash-after SECS [CODE] | orphans N | sleep | ignore-term \
              | cat FILE | ids | http-status CODE | notify-ready"
