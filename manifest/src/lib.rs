@@ -30,7 +30,7 @@ use std::path::Path;
 pub use diag::{Diagnostic, Diagnostics, Location};
 pub use locations::{KeyLocation, Locations};
 pub use model::*;
-pub use sections::SCHEMA_VERSION;
+pub use sections::{DEFAULT_RATE_LIMIT, SCHEMA_VERSION};
 pub use uid::{app_uid, job_uid, UID_BASE, UID_SPAN};
 pub use units::{parse_duration, parse_size};
 

@@ -146,6 +146,9 @@ pub struct Logging {
     pub console: LogLevel,
     pub file: FileSink,
     pub remote: Vec<RemoteSink>,
+    /// Lines per second each app (each job) may log; bursts of twice as many.
+    /// Default 20000.
+    pub rate_limit: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -72,7 +72,7 @@ fn unknown_keys_everywhere_with_suggestions() {
     assert_eq!(error(text), "3:1: unknown key `colour` in [logging]");
     assert_eq!(
         help(text),
-        "the keys allowed here are `console`, `file`, `remote`"
+        "the keys allowed here are `console`, `file`, `remote`, `rate_limit`"
     );
 }
 

@@ -105,6 +105,18 @@ fn logging_levels_and_files() {
 }
 
 #[test]
+fn the_per_app_rate_limit() {
+    assert_eq!(ok("version = 1\n").logging.rate_limit, 20_000);
+    let m = ok("version = 1\n[logging]\nrate_limit = 500\n");
+    assert_eq!(m.logging.rate_limit, 500);
+    assert_eq!(
+        error("version = 1\n[logging]\nrate_limit = 5\n"),
+        "3:14: `rate_limit` in [logging] is 5, but must be from 100 to 1000000"
+    );
+    assert!(error("version = 1\n[logging]\nrate_limit = \"fast\"\n").contains("must be an integer"));
+}
+
+#[test]
 fn remote_syslog_urls() {
     let m = ok("version = 1\n[[logging.remote]]\nurl = \"syslog+tcp://logs.example.net\"\n[[logging.remote]]\nurl = \"syslog+tls://[fd00::1]\"\n");
     let got: Vec<_> = m

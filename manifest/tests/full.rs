@@ -100,6 +100,7 @@ fn logging_and_jobs() {
     assert_eq!(m.logging.console, LogLevel::Info);
     assert_eq!(m.logging.file.max_size, 10 << 20);
     assert_eq!(m.logging.file.keep, 5);
+    assert_eq!(m.logging.rate_limit, 20_000);
     let remotes: Vec<_> = m
         .logging
         .remote
@@ -170,7 +171,7 @@ fn locations_of_keys_survive_parsing() {
     assert_eq!(
         m.location("logging.remote.1.url"),
         Some(Location {
-            line: 73,
+            line: 74,
             column: 7
         })
     );

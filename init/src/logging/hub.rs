@@ -37,8 +37,12 @@ pub const OUTBOX_CAP: usize = 8 << 20;
 const BATCH_MAX: usize = 64 << 10;
 /// Recent lines kept per source in memory.
 pub const RING_LINES: usize = 200;
-/// Lines per second (sustained, burst) an app may log.
-pub const APP_RATE: (u32, u32) = (20_000, 40_000);
+/// Lines per second (sustained, burst) an app may log, unless the manifest
+/// says otherwise.
+pub const APP_RATE: (u32, u32) = (
+    cairn_manifest::DEFAULT_RATE_LIMIT,
+    2 * cairn_manifest::DEFAULT_RATE_LIMIT,
+);
 /// Lines per second (sustained, burst) of an app shown on the console.
 pub const CONSOLE_RATE: (u32, u32) = (50, 500);
 const RESTART_FLOOR: Duration = Duration::from_secs(1);
@@ -78,6 +82,8 @@ pub struct Hub {
     logger: Logger,
     restart_delay: Duration,
     limits: BTreeMap<String, Limits>,
+    /// Lines per second and burst each app may log (`[logging] rate_limit`).
+    app_rate: (u32, u32),
     rings: BTreeMap<String, Tail<Record>>,
     kmsg: Option<File>,
     /// Records are queued for a logger (PID 1 always; elsewhere once started).
@@ -106,6 +112,7 @@ impl Hub {
             logger: Logger::Off,
             restart_delay: RESTART_FLOOR,
             limits: BTreeMap::new(),
+            app_rate: APP_RATE,
             rings: BTreeMap::new(),
             kmsg: None,
             accepting,
@@ -163,11 +170,12 @@ impl Hub {
     /// the console.
     pub fn app_line(&mut self, label: &str, stream: Stream, line: String, now: Instant) -> bool {
         let (source, instance) = split_label(label);
+        let app_rate = self.app_rate;
         let limits = self
             .limits
             .entry(source.to_string())
             .or_insert_with(|| Limits {
-                logger: RateLimit::new(APP_RATE.0, APP_RATE.1, now),
+                logger: RateLimit::new(app_rate.0, app_rate.1, now),
                 console: RateLimit::new(CONSOLE_RATE.0, CONSOLE_RATE.1, now),
             });
         if !limits.logger.admit(now) {
@@ -176,6 +184,13 @@ impl Hub {
         let console = limits.console.admit(now);
         self.record(Record::new(source, instance, stream, line));
         console
+    }
+
+    /// How many lines per second each app may log (`[logging] rate_limit`),
+    /// with bursts of twice as many; applies to apps seen from now on.
+    pub fn set_app_rate(&mut self, per_second: u32) {
+        let rate = per_second.max(1);
+        self.app_rate = (rate, rate.saturating_mul(2));
     }
 
     /// Remembers the logger's configuration; it starts at the next tick.
@@ -369,7 +384,7 @@ impl Hub {
                     4,
                     format!(
                         "dropped {n} lines from {source}: over {} lines/s",
-                        APP_RATE.0
+                        self.app_rate.0
                     ),
                 ));
             }
@@ -467,6 +482,23 @@ pub fn spawn_with(exe: &Path, config: &Config) -> std::io::Result<(OwnedFd, u32)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manifest_rate_limit_replaces_the_default() {
+        let mut hub = Hub::new(true);
+        hub.set_app_rate(100);
+        let now = Instant::now();
+        for i in 0..250 {
+            hub.app_line("chatty", Stream::Stdout, format!("{i}"), now);
+        }
+        hub.report_drops(now + Duration::from_secs(1));
+        let ring = hub.recent("cairn");
+        assert!(
+            ring.iter()
+                .any(|l| l.ends_with("cairn warn dropped 50 lines from chatty: over 100 lines/s")),
+            "{ring:?}"
+        );
+    }
 
     #[test]
     fn labels_split_into_app_and_instance() {

@@ -118,6 +118,7 @@ pub fn start(manifest_path: &Path) {
                     keep: 5,
                 },
                 remote: Vec::new(),
+                rate_limit: cairn_manifest::DEFAULT_RATE_LIMIT,
             }
         }
     };
@@ -130,6 +131,7 @@ pub fn start(manifest_path: &Path) {
     }
     let config = config_for(&logging, &hostname, data_mounted);
     let kmsg = with(|hub| {
+        hub.set_app_rate(logging.rate_limit);
         hub.configure(config, Instant::now());
         hub.open_kmsg(Path::new("/dev/kmsg"))
     });

@@ -10,6 +10,8 @@ use crate::tree::Kind;
 
 pub(crate) const DEFAULT_MAX_SIZE: u64 = 10 << 20;
 pub(crate) const DEFAULT_KEEP: u32 = 5;
+/// Lines per second an app may log before lines are dropped (and counted).
+pub const DEFAULT_RATE_LIMIT: u32 = 20_000;
 const MIN_MAX_SIZE: u64 = 64 << 10;
 
 pub(crate) fn read(ctx: &mut Ctx<'_>, root: &Section<'_>) -> Logging {
@@ -20,8 +22,13 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, root: &Section<'_>) -> Logging {
             keep: DEFAULT_KEEP,
         },
         remote: Vec::new(),
+        rate_limit: DEFAULT_RATE_LIMIT,
     };
-    let Some(section) = ctx.table(root, "logging", &["console", "file", "remote"]) else {
+    let Some(section) = ctx.table(
+        root,
+        "logging",
+        &["console", "file", "remote", "rate_limit"],
+    ) else {
         return logging;
     };
     let levels = [
@@ -52,6 +59,10 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, root: &Section<'_>) -> Logging {
         if let Some(keep) = ctx.integer_in(&file, "keep", 1..=1000, keep_help) {
             logging.file.keep = u32::try_from(keep.value).unwrap_or(DEFAULT_KEEP);
         }
+    }
+    let rate_help = "rate_limit is how many lines per second each app may log, 100 to 1000000";
+    if let Some(rate) = ctx.integer_in(&section, "rate_limit", 100..=1_000_000, rate_help) {
+        logging.rate_limit = u32::try_from(rate.value).unwrap_or(DEFAULT_RATE_LIMIT);
     }
     logging.remote = remotes(ctx, &section);
     logging

@@ -21,6 +21,7 @@ const ROOT_KEYS: &[&str] = &["version", "system", "network", "apps", "logging", 
 
 /// The one schema version this release reads.
 pub const SCHEMA_VERSION: u32 = 1;
+pub use self::logging::DEFAULT_RATE_LIMIT;
 
 /// Reads the whole tree. The result is meaningful only if `ctx` has no errors
 /// afterwards; its `locations` are filled in by the caller.
