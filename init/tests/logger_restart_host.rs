@@ -120,6 +120,13 @@ fn killing_the_logger_loses_no_line() {
     );
     let final_pid = hub.logger_pid().unwrap();
     assert!(!killed.contains(&final_pid));
+    // Every logger it started is known as such when reaped, once; any other
+    // pid is not one of them.
+    for pid in &killed {
+        assert!(hub.forget_logger(*pid), "logger {pid}");
+        assert!(!hub.forget_logger(*pid));
+    }
+    assert!(!hub.forget_logger(std::process::id()));
 
     // Closing its input makes the logger sync its files and exit.
     drop(hub.close_logger());

@@ -89,6 +89,8 @@ pub struct Hub {
     /// Records are queued for a logger (PID 1 always; elsewhere once started).
     accepting: bool,
     finishing: bool,
+    /// Loggers started and not yet reaped: their exits are ours to expect.
+    spawned: Vec<u32>,
     /// The binary started as the logger: this one, except in benchmarks.
     logger_exe: PathBuf,
 }
@@ -117,6 +119,7 @@ impl Hub {
             kmsg: None,
             accepting,
             finishing: false,
+            spawned: Vec::new(),
             logger_exe: PathBuf::from(SELF_EXE),
         }
     }
@@ -191,6 +194,14 @@ impl Hub {
     pub fn set_app_rate(&mut self, per_second: u32) {
         let rate = per_second.max(1);
         self.app_rate = (rate, rate.saturating_mul(2));
+    }
+
+    /// True when `pid` was a logger this hub started (which is then
+    /// forgotten): its exit is expected, not an orphan's.
+    pub fn forget_logger(&mut self, pid: u32) -> bool {
+        let before = self.spawned.len();
+        self.spawned.retain(|&p| p != pid);
+        self.spawned.len() != before
     }
 
     /// Remembers the logger's configuration; it starts at the next tick.
@@ -339,6 +350,7 @@ impl Hub {
         };
         match spawn_with(&self.logger_exe, &config) {
             Ok((socket, pid)) => {
+                self.spawned.push(pid);
                 let resent = self.outbox.held();
                 self.logger = Logger::Up {
                     socket,

@@ -63,6 +63,12 @@ pub fn system_line(severity: u8, message: &str) {
     with(|hub| hub.record(record));
 }
 
+/// True when the reaped child `pid` was a logger process: the supervisor
+/// then has nothing to do with it (the hub noticed its end on its socket).
+pub fn reaped_logger(pid: i32) -> bool {
+    u32::try_from(pid).is_ok_and(|pid| with(|hub| hub.forget_logger(pid)))
+}
+
 /// The recent lines of `source` (an app, `cairn` or `kernel`), oldest first.
 pub fn recent(source: &str) -> Vec<String> {
     with(|hub| hub.recent(source))

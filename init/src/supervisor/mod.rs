@@ -376,7 +376,11 @@ impl Supervisor {
                         && !self.on_exit(pid, status, now)
                         && !self.on_job_exit(pid, status)
                     {
-                        tracing::info!("reaped orphan pid {pid} ({status})");
+                        if crate::logging::reaped_logger(pid) {
+                            tracing::debug!("logger pid {pid} ended ({status})");
+                        } else {
+                            tracing::info!("reaped orphan pid {pid} ({status})");
+                        }
                     }
                 }
                 Ok(Reaped::NoneReady | Reaped::NoChildren) => return,
