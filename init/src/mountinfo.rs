@@ -37,9 +37,29 @@ pub fn unescape_path(field: &str) -> PathBuf {
     PathBuf::from(std::ffi::OsStr::from_bytes(&out))
 }
 
+/// The filesystem type mounted at `/` (the topmost of the mounts there).
+pub fn root_fstype(mountinfo: &str) -> Option<&str> {
+    mountinfo
+        .lines()
+        .filter(|line| line.split(' ').nth(4) == Some("/"))
+        .filter_map(|line| line.split_once(" - ")?.1.split(' ').next())
+        .next_back()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_root_filesystem_type_is_the_topmost_at_slash() {
+        let initramfs = "1 0 0:1 / / rw - rootfs rootfs rw\n2 1 0:2 / /proc rw - proc proc rw\n";
+        assert_eq!(root_fstype(initramfs), Some("rootfs"));
+        let host = "20 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw\n\
+                    21 20 0:5 / /dev rw - devtmpfs udev rw\n\
+                    30 20 0:40 / / rw - overlay overlay rw\n";
+        assert_eq!(root_fstype(host), Some("overlay"));
+        assert_eq!(root_fstype(""), None);
+    }
 
     #[test]
     fn decodes_escaped_spaces_and_keeps_the_rest() {

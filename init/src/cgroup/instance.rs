@@ -23,6 +23,15 @@ use super::CgroupError;
 const REMOVE_TRIES: u32 = 20;
 const REMOVE_PAUSE: Duration = Duration::from_millis(5);
 
+/// How a new process gets into an instance's cgroup: created in it with
+/// `clone3(CLONE_INTO_CGROUP)` on `dir` where the kernel can, else moved in
+/// by writing to `procs` before anything else.
+#[derive(Debug)]
+pub struct JoinFds {
+    pub dir: OwnedFd,
+    pub procs: OwnedFd,
+}
+
 /// Rounds of "read cgroup.procs, SIGKILL each" when `cgroup.kill` is missing
 /// (kernels before 5.14); each round catches processes forked meanwhile.
 const KILL_ROUNDS: u32 = 64;
@@ -150,6 +159,15 @@ impl InstanceCgroup {
     /// fork, for the child to pass to [`super::join_from_child`].
     pub fn procs_fd(&self) -> BorrowedFd<'_> {
         self.procs.as_fd()
+    }
+
+    /// Both ways into the leaf, as descriptors a start can own: its
+    /// directory (to be created in it) and its `cgroup.procs` (to move in).
+    pub fn join_fds(&self) -> io::Result<JoinFds> {
+        Ok(JoinFds {
+            dir: self.dir.try_clone()?,
+            procs: self.procs.try_clone()?,
+        })
     }
 
     /// The limits the manifest sets that this machine cannot enforce, because

@@ -35,7 +35,7 @@ use std::path::PathBuf;
 pub use child::{
     apply_rlimits_from_child, join_and_limit_in_child, join_from_child, rlimits_for, RlimitSetting,
 };
-pub use instance::{Events, InstanceCgroup};
+pub use instance::{Events, InstanceCgroup, JoinFds};
 pub use root::{CgroupRoot, Unavailable};
 pub use values::{cgroup2_mount_point, cpu_max, own_cgroup, Controller, CPU_PERIOD_US};
 

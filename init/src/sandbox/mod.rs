@@ -47,6 +47,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use cairn_manifest::{App, PathGrant};
 use nix::mount::MsFlags;
@@ -125,8 +126,8 @@ pub struct Launch {
     spec: SandboxSpec,
     env: BTreeMap<String, String>,
     steps: Vec<Step>,
-    /// Kept open for the child to join.
-    cgroup: Option<OwnedFd>,
+    /// Kept open for the child to be created in, or to join.
+    cgroup: Option<crate::cgroup::JoinFds>,
     /// Listening sockets passed from fd 3 on, kept open until the start.
     passed: Vec<OwnedFd>,
     /// The notify socket's path on the host, which the app knows as
@@ -196,12 +197,29 @@ pub fn mounts_to_detach(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
     points
 }
 
+/// The highest capability number of this kernel, read once.
 fn last_cap() -> u32 {
-    fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        // CAP_CHECKPOINT_RESTORE, the last one of Linux 6.1.
-        .unwrap_or(40)
+    static LAST_CAP: OnceLock<u32> = OnceLock::new();
+    *LAST_CAP.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            // CAP_CHECKPOINT_RESTORE, the last one of Linux 6.1.
+            .unwrap_or(40)
+    })
+}
+
+/// True when this process's root is the initramfs (`rootfs`), which
+/// pivot_root cannot leave: the child then enters its root by move +
+/// chroot, after detaching every other mount. Elsewhere pivot_root works,
+/// and the mount table need not be read at every start. Read once: the
+/// root of a running system does not change.
+fn root_is_initramfs() -> bool {
+    static ROOTFS: OnceLock<bool> = OnceLock::new();
+    *ROOTFS.get_or_init(|| {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        crate::mountinfo::root_fstype(&mountinfo).is_none_or(|fstype| fstype == "rootfs")
+    })
 }
 
 fn raw_step(step: &Step) -> io::Result<RawStep> {
@@ -348,12 +366,19 @@ pub fn prepare(
     if paths.user_namespace.is_some() {
         plan::keep_locked_flags(&mut steps, mount_flags);
     }
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let move_root = root_is_initramfs();
+    let mountinfo = if move_root {
+        fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()
+    } else {
+        String::new()
+    };
     let spec = SandboxSpec {
         hostname: cstring(hostname(&app.name, instance).as_bytes())?,
+        cgroup_dir: None,
         cgroup_procs: None,
         steps: steps.iter().map(raw_step).collect::<io::Result<_>>()?,
         root: path_c(&root)?,
+        move_root,
         detach: mounts_to_detach(&mountinfo, &root)
             .iter()
             .map(|p| path_c(p))
@@ -387,11 +412,12 @@ pub fn prepare(
 }
 
 impl Launch {
-    /// Joins the cgroup whose open `cgroup.procs` is `procs` before anything
+    /// Starts the child in the cgroup `join` leads into, before anything
     /// else, so the cgroup namespace is rooted there.
-    pub fn set_cgroup(&mut self, procs: OwnedFd) {
-        self.spec.cgroup_procs = Some(procs.as_raw_fd());
-        self.cgroup = Some(procs);
+    pub fn set_cgroup(&mut self, join: crate::cgroup::JoinFds) {
+        self.spec.cgroup_dir = Some(join.dir.as_raw_fd());
+        self.spec.cgroup_procs = Some(join.procs.as_raw_fd());
+        self.cgroup = Some(join);
     }
 
     /// Passes `sockets` (name, listening socket) from fd 3 on, with

@@ -152,19 +152,20 @@ impl AppCommand {
         }
     }
 
-    /// Makes the instance join the cgroup whose `cgroup.procs` is open as
-    /// `procs` and take `rlimits`, both before it execs: a sandboxed child
-    /// joins before it makes its cgroup namespace, a plain one in its
-    /// pre-exec hook. Call before [`spawn`](AppCommand::spawn).
-    pub fn confine(&mut self, procs: Option<OwnedFd>, rlimits: Vec<RlimitSetting>) {
+    /// Puts the instance in the cgroup `join` leads into and makes it take
+    /// `rlimits`, both before it execs: a sandboxed child is created in the
+    /// cgroup (or joins it before it makes its cgroup namespace), a plain
+    /// one joins in its pre-exec hook. Call before [`spawn`](AppCommand::spawn).
+    pub fn confine(&mut self, join: Option<cgroup::JoinFds>, rlimits: Vec<RlimitSetting>) {
         match &mut self.kind {
             Kind::Sandboxed(launch) => {
-                if let Some(fd) = procs {
-                    launch.set_cgroup(fd);
+                if let Some(join) = join {
+                    launch.set_cgroup(join);
                 }
                 launch.set_rlimits(rlimits.iter().map(RlimitSetting::raw).collect());
             }
             Kind::Plain(plain) => {
+                let procs = join.map(|j| j.procs);
                 cgroup::join_and_limit_in_child(&mut plain.command, procs, rlimits);
             }
         }

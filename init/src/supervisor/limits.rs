@@ -65,8 +65,7 @@ impl Confinement {
 
     /// Makes `command` join this instance's cgroup before it execs.
     pub fn apply(&self, command: &mut AppCommand, rlimits: Vec<RlimitSetting>) -> io::Result<()> {
-        let procs = self.cgroup.procs_fd().try_clone_to_owned()?;
-        command.confine(Some(procs), rlimits);
+        command.confine(Some(self.cgroup.join_fds()?), rlimits);
         Ok(())
     }
 

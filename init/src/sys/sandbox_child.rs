@@ -70,14 +70,21 @@ pub struct IdMap {
 #[derive(Debug, Clone)]
 pub struct SandboxSpec {
     pub hostname: CString,
+    /// The instance's cgroup directory: the child is created in it with
+    /// `clone3(CLONE_INTO_CGROUP)` where the kernel allows.
+    pub cgroup_dir: Option<RawFd>,
     /// An open `cgroup.procs` of the instance's cgroup, joined before the
-    /// cgroup namespace is made (so the namespace is rooted there).
+    /// cgroup namespace is made (so the namespace is rooted there) when
+    /// the child was not created in it.
     pub cgroup_procs: Option<RawFd>,
     pub steps: Vec<RawStep>,
     /// The directory the steps built, entered last.
     pub root: CString,
-    /// PID 1's mounts to detach when the root is entered by move + chroot
-    /// (pivot_root cannot leave an initramfs).
+    /// The root is entered by move + chroot when pivot_root cannot leave
+    /// the current one (an initramfs); elsewhere a failed pivot_root fails
+    /// the start rather than leave the system's mounts in the namespace.
+    pub move_root: bool,
+    /// PID 1's mounts to detach when the root is entered by move + chroot.
     pub detach: Vec<CString>,
     /// Become fds 0, 1 and 2.
     pub stdio: [RawFd; 3],
@@ -241,7 +248,7 @@ unsafe fn enter_root(spec: &SandboxSpec) -> Result<(), Failure> {
                 stage,
                 1,
             )?;
-        } else if errno() == libc::EINVAL {
+        } else if errno() == libc::EINVAL && spec.move_root {
             for target in &spec.detach {
                 // Not a mount point any more, or gone with its parent: fine.
                 libc::umount2(target.as_ptr(), libc::MNT_DETACH);
@@ -360,7 +367,11 @@ unsafe fn wait_for_id_maps(fd: RawFd) -> Result<(), Failure> {
 ///
 /// # Safety
 /// Async-signal-safe: touches only `spec`, all built before the clone.
-unsafe fn setup(spec: &SandboxSpec, maps_fd: Option<RawFd>) -> Result<libc::c_int, Failure> {
+unsafe fn setup(
+    spec: &SandboxSpec,
+    maps_fd: Option<RawFd>,
+    in_cgroup: bool,
+) -> Result<libc::c_int, Failure> {
     // SAFETY: see the function's contract; each call is a plain system call.
     unsafe {
         let signals = set_signal_mask(ALL_SIGNALS).and_then(|()| set_default_dispositions());
@@ -369,7 +380,7 @@ unsafe fn setup(spec: &SandboxSpec, maps_fd: Option<RawFd>) -> Result<libc::c_in
             wait_for_id_maps(fd)?;
         }
         step_ok(libc::c_long::from(libc::setsid()), Stage::Session, 0)?;
-        if let Some(fd) = spec.cgroup_procs {
+        if let Some(fd) = spec.cgroup_procs.filter(|_| !in_cgroup) {
             let ret = libc::write(fd, b"0".as_ptr().cast(), 1);
             step_ok(ret as libc::c_long, Stage::Cgroup, 0)?;
         }
@@ -494,7 +505,7 @@ unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
 
 /// The clone child: sets up, forks the app and becomes the reaper. Never
 /// returns. In a user namespace, `maps_fd` is where the parent says the ids
-/// are mapped.
+/// are mapped. `in_cgroup`: it was created in its cgroup already.
 ///
 /// # Safety
 /// Async-signal-safe: runs in a cloned copy of a possibly multi-threaded
@@ -505,11 +516,12 @@ pub(super) unsafe fn run(
     envp: &[*const libc::c_char],
     report_fd: RawFd,
     maps_fd: Option<RawFd>,
+    in_cgroup: bool,
 ) -> ! {
     // SAFETY: see the function's contract. `_exit` skips every destructor
     // and atexit handler of the copied parent state.
     unsafe {
-        let first_free = match setup(spec, maps_fd) {
+        let first_free = match setup(spec, maps_fd, in_cgroup) {
             Ok(first_free) => first_free,
             Err(failure) => {
                 report(report_fd, failure);

@@ -65,6 +65,8 @@ struct Start {
 
 /// The scratch host: an app tree, the sandbox's directories, a cgroup.
 struct Host {
+    /// Unmounted before the directory it is in goes.
+    _run: RunTmpfs,
     _dir: tempfile::TempDir,
     paths: SandboxPaths,
     tree: PathBuf,
@@ -92,6 +94,45 @@ fn app() -> App {
     }
 }
 
+/// A tmpfs over the bench's `run` directory, as `/run` is one under PID 1:
+/// each start writes its `resources.json` and makes its root directory
+/// there, and on a disk filesystem that costs what a booted system never
+/// pays.
+struct RunTmpfs(PathBuf);
+
+impl RunTmpfs {
+    fn mount(dir: PathBuf) -> anyhow::Result<RunTmpfs> {
+        use std::os::unix::ffi::OsStrExt;
+        fs::create_dir_all(&dir)?;
+        let target = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
+        // SAFETY: nul-terminated strings that live across the call.
+        let ret = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                c"mode=0755".as_ptr().cast(),
+            )
+        };
+        if ret != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("cannot mount a tmpfs on {}", dir.display()));
+        }
+        Ok(RunTmpfs(dir))
+    }
+}
+
+impl Drop for RunTmpfs {
+    fn drop(&mut self) {
+        use std::os::unix::ffi::OsStrExt;
+        if let Ok(target) = std::ffi::CString::new(self.0.as_os_str().as_bytes()) {
+            // SAFETY: a nul-terminated path that lives across the call.
+            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
 fn host() -> anyhow::Result<Host> {
     let dir = tempfile::Builder::new()
         .prefix("cairn-bench-launch-")
@@ -99,6 +140,7 @@ fn host() -> anyhow::Result<Host> {
     let base = dir.path();
     // The app runs as its own uid: everything on the way must be reachable.
     fs::set_permissions(base, fs::Permissions::from_mode(0o755))?;
+    let run = RunTmpfs::mount(base.join("run"))?;
     let paths = SandboxPaths {
         apps: base.join("bank/apps"),
         state: base.join("data/apps"),
@@ -118,6 +160,7 @@ fn host() -> anyhow::Result<Host> {
     let exe = std::env::current_exe().context("cannot find this program")?;
     fs::copy(&exe, tree.join("bin/app")).context("cannot copy this program into the tree")?;
     Ok(Host {
+        _run: run,
         _dir: dir,
         paths,
         tree,
@@ -228,7 +271,7 @@ fn cairn_start(host: &Host, cgroups: Option<&BenchCgroup>) -> anyhow::Result<Sta
     let argv = app.expand_exec(0, 0);
     let mut launch = sandbox::prepare(app, 0, &host.paths, &argv, &env, &resources)?;
     if let Some(leaf) = &leaf {
-        launch.set_cgroup(leaf.procs_fd().try_clone_to_owned()?);
+        launch.set_cgroup(leaf.join_fds()?);
     }
     let prepared = started.elapsed();
     let child = launch.spawn()?;
