@@ -47,6 +47,7 @@ pub mod sys;
 /// PID 1's entry point: installs the crash path, boots, runs. Never returns.
 pub fn run() -> ! {
     metrics::mark_start();
+    sys::malloc::share_one_arena();
     crash::install();
     boot::boot()
 }

@@ -253,8 +253,18 @@ impl Hub {
             return;
         };
         let raw = socket.as_raw_fd();
-        let mut buf = vec![0u8; daemon::MESSAGE_MAX];
+        let peek = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC;
         loop {
+            // Each message's size first (MSG_TRUNC gives it whole), so a
+            // read takes only the memory it needs: most messages are
+            // acknowledgements of a few bytes, and this runs every round.
+            let size = match socket::recv(raw, &mut [], peek) {
+                Ok(0) => return self.logger_down("exited", now),
+                Ok(size) => size.min(daemon::MESSAGE_MAX),
+                Err(Errno::EAGAIN | Errno::EINTR) => return,
+                Err(err) => return self.logger_down(&format!("connection lost: {err}"), now),
+            };
+            let mut buf = vec![0u8; size];
             match socket::recv(raw, &mut buf, MsgFlags::MSG_DONTWAIT) {
                 Ok(0) => return self.logger_down("exited", now),
                 Ok(n) => {

@@ -10,6 +10,7 @@
 pub mod block;
 pub mod fd;
 pub mod kmod;
+pub mod malloc;
 pub mod mount;
 pub mod ns_reaper;
 pub mod power;
