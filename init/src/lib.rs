@@ -27,6 +27,7 @@ pub mod ext4;
 pub mod grow;
 pub mod health;
 pub mod jobs;
+pub mod json;
 pub mod log;
 pub mod logging;
 pub mod metrics;

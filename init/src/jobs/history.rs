@@ -18,6 +18,7 @@ use std::path::Path;
 use cairn_schedule::jiff::Timestamp;
 
 use super::store::write_atomic;
+use crate::json::quote;
 use crate::sys::process::ExitStatus;
 
 /// How many runs each job's history keeps.
@@ -97,25 +98,6 @@ impl Entry {
     fn status_text(&self) -> String {
         self.status.map(|s| s.to_string()).unwrap_or_default()
     }
-}
-
-/// A JSON string literal.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Appends `entry` to the history in `dir`, keeping the last `limit` lines.

@@ -11,28 +11,10 @@
 //! (one line in the file). Unset limits, a missing state dir and a missing
 //! notify socket are `null`.
 
-use std::fmt::Write;
-
 use cairn_manifest::{App, PathGrant, Sockets};
 
 use super::plan::state_dir;
-
-/// A JSON string literal.
-fn string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use crate::json::quote;
 
 fn number_or_null<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "null".to_string(), |v| v.to_string())
@@ -51,7 +33,7 @@ pub fn resources_json(
         .keys()
         .filter_map(|name| {
             app.port_for(name, offset, instance)
-                .map(|port| format!("{}:{port}", string(name)))
+                .map(|port| format!("{}:{port}", quote(name)))
         })
         .collect();
     let paths: Vec<String> = app
@@ -63,7 +45,7 @@ pub fn resources_json(
                 PathGrant::Tmpfs => "tmpfs",
                 PathGrant::Bundle { .. } => "bundle",
             };
-            format!("{}:{}", string(path), string(kind))
+            format!("{}:{}", quote(path), quote(kind))
         })
         .collect();
     let limits = &app.limits;
@@ -75,12 +57,12 @@ pub fn resources_json(
         "{{\"app\":{},\"instance\":{instance},\"uid\":{uid},\"ports\":{{{}}},\
          \"state_dir\":{},\"paths\":{{{}}},\"sockets\":{},\"notify_socket\":{},\
          \"limits\":{{\"memory\":{},\"processes\":{},\"cpu\":{},\"open_files\":{}}}}}\n",
-        string(&app.name),
+        quote(&app.name),
         ports.join(","),
-        state_dir(app).map_or_else(|| "null".to_string(), string),
+        state_dir(app).map_or_else(|| "null".to_string(), quote),
         paths.join(","),
-        string(sockets),
-        notify_socket.map_or_else(|| "null".to_string(), string),
+        quote(sockets),
+        notify_socket.map_or_else(|| "null".to_string(), quote),
         number_or_null(limits.memory),
         number_or_null(limits.processes),
         number_or_null(limits.cpu),
@@ -119,6 +101,6 @@ mod tests {
         let mut odd = app("odd", &["/bin/odd"]);
         odd.name = "we\"ird\n".to_string();
         let json = resources_json(&odd, 0, 0, 5, None);
-        assert!(json.starts_with("{\"app\":\"we\\\"ird\\u000a\",\"instance\":0,\"uid\":5,\"ports\":{},\"state_dir\":null,\"paths\":{}"), "{json}");
+        assert!(json.starts_with("{\"app\":\"we\\\"ird\\n\",\"instance\":0,\"uid\":5,\"ports\":{},\"state_dir\":null,\"paths\":{}"), "{json}");
     }
 }

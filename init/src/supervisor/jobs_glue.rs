@@ -129,15 +129,22 @@ impl Supervisor {
         if crate::clock::synced() {
             runtime.jobs.mark_clock_synced();
         }
-        let mut launcher = Launcher {
+        if let Some((jobs, mut launcher)) = self.jobs_and_launcher() {
+            jobs.tick(Timestamp::now(), Instant::now(), &mut launcher);
+        }
+    }
+
+    /// The job runtime, and a launcher that starts runs with the
+    /// supervisor's own means (its config, output streams, confinements).
+    fn jobs_and_launcher(&mut self) -> Option<(&mut Jobs, Launcher<'_>)> {
+        let runtime = self.jobs.as_mut()?;
+        let launcher = Launcher {
             config: &self.config,
             streams: &mut self.streams,
             guard_warned: &mut self.guard_warned,
             confinements: &mut runtime.confinements,
         };
-        runtime
-            .jobs
-            .tick(Timestamp::now(), Instant::now(), &mut launcher);
+        Some((&mut runtime.jobs, launcher))
     }
 
     /// Handles the end of `pid` if it is a job run (its history, its
@@ -154,15 +161,10 @@ impl Supervisor {
             // Removes them: the next run copies afresh from what is shipped.
             drop(confined.copies);
         }
-        let mut launcher = Launcher {
-            config: &self.config,
-            streams: &mut self.streams,
-            guard_warned: &mut self.guard_warned,
-            confinements: &mut runtime.confinements,
+        let Some((jobs, mut launcher)) = self.jobs_and_launcher() else {
+            return false;
         };
-        runtime
-            .jobs
-            .on_exit(pid, status, Timestamp::now(), Instant::now(), &mut launcher)
+        jobs.on_exit(pid, status, Timestamp::now(), Instant::now(), &mut launcher)
     }
 
     /// When the job runtime next needs a turn.
@@ -174,18 +176,9 @@ impl Supervisor {
     /// Shutdown: no job run starts any more; running ones get TERM, then
     /// KILL after the grace period.
     pub(super) fn begin_stop_jobs(&mut self) {
-        let Some(runtime) = self.jobs.as_mut() else {
-            return;
-        };
-        let mut launcher = Launcher {
-            config: &self.config,
-            streams: &mut self.streams,
-            guard_warned: &mut self.guard_warned,
-            confinements: &mut runtime.confinements,
-        };
-        runtime
-            .jobs
-            .begin_stop(Timestamp::now(), Instant::now(), &mut launcher);
+        if let Some((jobs, mut launcher)) = self.jobs_and_launcher() {
+            jobs.begin_stop(Timestamp::now(), Instant::now(), &mut launcher);
+        }
     }
 
     /// True when no job run is left.

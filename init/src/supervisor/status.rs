@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::health::Light;
+use crate::json::{quote, quote_or_null};
 
 /// Where PID 1 writes it.
 pub const STATUS_PATH: &str = "/run/cairn/status.json";
@@ -32,27 +33,8 @@ pub struct InstanceStatus {
     pub status: Option<String>,
 }
 
-/// A JSON string literal.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn optional(value: Option<&str>) -> String {
-    value.map_or_else(|| "null".to_string(), quote)
+    quote_or_null(value)
 }
 
 /// The whole file.
