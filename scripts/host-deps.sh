@@ -35,15 +35,42 @@ cairn_apt_update_once() {
     fi
 }
 
-# cairn_install_packages PKG...: installs those of PKG that are not installed.
-cairn_install_packages() {
-    local missing=()
+# cairn_missing_packages PKG...: prints those of PKG that are not installed.
+cairn_missing_packages() {
     local pkg
     for pkg in "$@"; do
         if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-            missing+=("$pkg")
+            printf '%s\n' "$pkg"
         fi
     done
+}
+
+# cairn_install_packages PKG...: installs those of PKG that are not installed,
+# then checks again: installing one package can remove another that conflicts
+# with it (a newer qemu-utils from backports goes when Debian's qemu-system-x86
+# comes in), and a second pass puts the removed one back at a matching version.
+cairn_install_packages() {
+    cairn_install_missing "$@"
+    local still
+    still=$(cairn_missing_packages "$@")
+    if [ -n "$still" ]; then
+        cairn_say "installed packages removed others; installing again: $(echo $still)"
+        # shellcheck disable=SC2086
+        cairn_install_missing $still
+        still=$(cairn_missing_packages "$@")
+        if [ -n "$still" ]; then
+            cairn_say "could not install: $(echo $still) (see /tmp/cairn-apt.log)"
+            exit 1
+        fi
+    fi
+}
+
+cairn_install_missing() {
+    local missing=()
+    local pkg
+    while IFS= read -r pkg; do
+        [ -n "$pkg" ] && missing+=("$pkg")
+    done < <(cairn_missing_packages "$@")
     [ "${#missing[@]}" -eq 0 ] && return 0
     cairn_need_root_for_apt "${missing[@]}"
     cairn_apt_update_once
