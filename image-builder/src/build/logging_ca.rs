@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_init::logging::tls::{roots_from_pem, CA_DIR};
+use cairn_layout::bank;
+use cairn_logging::tls::roots_from_pem;
 use cairn_manifest::{Diagnostic, Manifest, SyslogTransport};
 
 use super::fsutil::{copy_file, under};
@@ -134,10 +135,7 @@ fn check_default(
 
 /// Where remote `index`'s CA file goes in a staged bank.
 pub fn bank_path(stage: &Path, index: usize) -> PathBuf {
-    under(
-        stage,
-        &Path::new("/").join(CA_DIR).join(format!("{index}.pem")),
-    )
+    under(stage, &Path::new("/").join(bank::logging_ca(index)))
 }
 
 /// Copies each CA file into the staged bank, readable by all (it holds

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::bail;
-use cairn_init::cgroup::{self, CgroupRoot};
-use cairn_init::sandbox::UserNamespace;
+use cairn_supervisor::cgroup::{self, CgroupRoot};
+use cairn_supervisor::sandbox::UserNamespace;
 
 /// How apps are started here.
 #[derive(Debug)]
@@ -46,7 +46,7 @@ pub fn detect() -> anyhow::Result<Host> {
     let user_namespace = if root {
         None
     } else {
-        if let Err(err) = cairn_init::sys::spawn::probe_user_namespace() {
+        if let Err(err) = cairn_supervisor::sys::spawn::probe_user_namespace() {
             bail!(
                 "cairn dev runs apps in user namespaces, and this machine does not let an \
                  ordinary user create one: {err} ({}); allow them (sysctl \

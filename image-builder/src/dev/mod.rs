@@ -4,7 +4,7 @@
 //! ports and environment), without building or booting an image.
 //!
 //! As an ordinary user every instance gets a user namespace of its own (see
-//! `cairn_init::sandbox`); as root it switches to the app's own uid as
+//! `cairn_supervisor::sandbox`); as root it switches to the app's own uid as
 //! under PID 1. Limits are enforced where this machine allows them (a cgroup
 //! v2 subtree delegated to this user); the supervisor names each one it
 //! cannot enforce. Ctrl-C (or SIGTERM) stops every app in reverse `after`
@@ -24,10 +24,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use cairn_init::jobs::{Jobs, JobsConfig};
-use cairn_init::sandbox::SandboxPaths;
-use cairn_init::supervisor::{app, Supervisor, SupervisorConfig, Watch};
 use cairn_manifest::{Diagnostics, Manifest};
+use cairn_supervisor::jobs::{Jobs, JobsConfig};
+use cairn_supervisor::sandbox::SandboxPaths;
+use cairn_supervisor::supervisor::{app, Supervisor, SupervisorConfig, Watch};
 use nix::poll::PollFlags;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 
@@ -91,7 +91,6 @@ pub fn main(args: &DevArgs) -> ExitCode {
 }
 
 fn run(args: &DevArgs) -> Result<(), Failure> {
-    cairn_init::metrics::mark_start();
     let overrides = manifest::parse_overrides(&args.set)?;
     let manifest = manifest::load(&args.manifest, &overrides, args.offset)?;
     let dir = args
@@ -104,8 +103,7 @@ fn run(args: &DevArgs) -> Result<(), Failure> {
     manifest::check_exec(&manifest, &layout.apps, &overrides)?;
     check_ports_free(&manifest)?;
     let host = host::detect()?;
-    let relay = Relay::install()?;
-    cairn_init::log::set_console_level(manifest.logging.console);
+    let relay = Relay::install(manifest.logging.console)?;
     let result = supervise(&manifest, &layout, host, &relay);
     relay.pump();
     layout.cleanup();
@@ -234,7 +232,7 @@ fn supervise(
     for (label, name, port) in ports(manifest) {
         tracing::info!("dev: {label} {name} on 127.0.0.1:{port}");
     }
-    let mut supervisor = Supervisor::new(config, manifest.apps.values());
+    let mut supervisor = Supervisor::new(config, manifest.apps.values(), relay.sink());
     // Jobs run on schedule as on a booted system; each `cairn dev` run is a
     // boot of its own for `@reboot`, and their history is kept beside the
     // apps' state.

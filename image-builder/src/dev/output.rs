@@ -2,41 +2,53 @@
 //! every app's output (`[web] ...`), exactly as on a booted system's
 //! console, on this process's standard output.
 //!
-//! The supervisor writes to a non-blocking console sink that it opens by
-//! path. Standard output may be something this user cannot open by path (a
-//! pipe or socket of another user), so the sink is a pipe of our own, and
-//! the run loop pumps it to standard output between rounds.
+//! The supervisor never waits for the terminal: it writes to a non-blocking
+//! console (a pipe of our own, with a bounded queue), and the run loop pumps
+//! the pipe to standard output between rounds.
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
-use cairn_init::log::LogSetup;
+use cairn_logging::console::Console;
+use cairn_logging::text::{SharedConsole, TextSubscriber};
+use cairn_supervisor::supervisor::ConsoleSink;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
-/// The read end of the console pipe.
+/// How many bytes may wait for the terminal before lines are dropped.
+const PENDING_CAP: usize = 256 * 1024;
+
+/// The console and the read end of its pipe.
 #[derive(Debug)]
 pub struct Relay {
     read: OwnedFd,
+    console: SharedConsole,
 }
 
 impl Relay {
-    /// Makes the supervisor's console a pipe this relay reads, and installs
-    /// the supervisor's log on it.
-    pub fn install() -> anyhow::Result<Relay> {
+    /// Makes a console on a pipe this relay reads, and sends this process's
+    /// log to it at `level`.
+    pub fn install(level: cairn_manifest::LogLevel) -> anyhow::Result<Relay> {
         let (read, write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot make the console pipe")?;
-        fcntl(read.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
-            .context("cannot make the console pipe non-blocking")?;
-        let path = format!("/proc/self/fd/{}", write.as_raw_fd());
-        cairn_init::log::init(&LogSetup {
-            console: Some(path.into()),
-            kmsg: None,
-        })
-        .context("cannot open the console pipe")?;
-        // The sink opened a description of its own.
-        drop(write);
-        Ok(Relay { read })
+        for (end, what) in [(&read, "read"), (&write, "write")] {
+            fcntl(end.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).with_context(|| {
+                format!("cannot make the console pipe's {what} end non-blocking")
+            })?;
+        }
+        let mut console = Console::closed(PENDING_CAP);
+        console.attach(write);
+        let console = Arc::new(Mutex::new(console));
+        let (subscriber, _level) = TextSubscriber::new(Arc::clone(&console), level);
+        tracing::subscriber::set_global_default(subscriber)
+            .context("cannot install the console's log")?;
+        Ok(Relay { read, console })
+    }
+
+    /// A sink for the supervisor that writes to this console.
+    pub fn sink(&self) -> Box<ConsoleSink> {
+        Box::new(ConsoleSink::new(Arc::clone(&self.console)))
     }
 
     /// Copies everything the console holds to standard output, including
@@ -58,8 +70,12 @@ impl Relay {
                     Err(_) => break,
                 }
             }
-            cairn_init::console::flush();
-            if !moved || !cairn_init::console::has_pending() {
+            let pending = {
+                let mut console = self.console.lock().unwrap_or_else(PoisonError::into_inner);
+                console.flush();
+                console.has_pending()
+            };
+            if !moved || !pending {
                 break;
             }
         }

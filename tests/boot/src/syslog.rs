@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cairn_init::logging::syslog::deframe;
+use cairn_logging::syslog::deframe;
 
 /// What the collector does with a connection.
 #[derive(Debug, Clone)]

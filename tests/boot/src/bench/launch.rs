@@ -29,9 +29,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use cairn_init::cgroup::{self, CgroupRoot};
-use cairn_init::sandbox::{self, resources::resources_json, SandboxPaths};
 use cairn_manifest::{App, Limits, PathGrant, Restart, Sockets};
+use cairn_supervisor::cgroup::{self, CgroupRoot};
+use cairn_supervisor::sandbox::{self, resources::resources_json, SandboxPaths};
 
 use super::stats::Summary;
 
@@ -266,7 +266,7 @@ fn cairn_start(host: &Host, cgroups: Option<&BenchCgroup>) -> anyhow::Result<Sta
         .map(|c| c.root.create_instance(APP, 0, &Limits::default()))
         .transpose()?;
     let uid = cairn_manifest::app_uid(APP);
-    let env = cairn_init::supervisor::app::build_env(app, 0, 0);
+    let env = cairn_supervisor::supervisor::app::build_env(app, 0, 0);
     let resources = resources_json(app, 0, 0, uid, None);
     let argv = app.expand_exec(0, 0);
     let mut launch = sandbox::prepare(app, 0, &host.paths, &argv, &env, &resources)?;

@@ -26,10 +26,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use cairn_init::logging::daemon::Config;
-use cairn_init::logging::hub::{Hub, OUTBOX_CAP};
-use cairn_init::logging::{Record, Stream};
-use cairn_init::supervisor::output::LineBuffer;
+use cairn_logging::daemon::Config;
+use cairn_logging::hub::{Hub, OUTBOX_CAP};
+use cairn_logging::line::LineBuffer;
+use cairn_logging::{Record, Stream};
 
 use crate::workspace;
 

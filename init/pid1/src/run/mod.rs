@@ -1,0 +1,223 @@
+//! The run loop: PID 1's life after boot, steps 7 to 9 of "PID 1, in order"
+//! in docs/architecture.md.
+//!
+//! One poll covers the apps' output pipes (inside the supervisor), the
+//! signalfd, the power buttons, the logger's socket and the kernel's log (see
+//! [`crate::log::hub`]) and, while lines wait, the console. Each round
+//! reaps, restarts, marks readiness; blesses the boot when every app is ready
+//! (and green where it has a health check), or says why it will not when an
+//! app turned red first; and turns signals and button presses into a power-off or reboot, which
+//! stops the apps while this same loop keeps running (so their last output
+//! and a hammered Ctrl-Alt-Del are still seen). Before the final steps of a
+//! shutdown, the logger is given a moment to write everything to disk.
+
+pub(crate) mod crash;
+pub(crate) mod power;
+pub(crate) mod shutdown;
+mod sink;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::poll::PollFlags;
+
+use cairn_supervisor::cgroup::CgroupRoot;
+use cairn_supervisor::jobs::{Jobs, JobsConfig};
+use cairn_supervisor::{Supervisor, SupervisorConfig, Verdict, Watch};
+
+use self::power::{signal_meaning, CadCounter, SignalMeaning};
+use self::sink::Pid1Sink;
+use crate::boot::mounts::MountTable;
+use crate::boot::partitions::Partition;
+use crate::boot::{bless, clock, Booted};
+use crate::log::{console, hub};
+use crate::sys::input::PowerButtons;
+use crate::sys::power::PowerAction;
+use crate::sys::signals::Signals;
+
+/// Longest wait of one round: reaping happens at least this often.
+const ROUND: Duration = Duration::from_secs(1);
+/// How long the logger gets at shutdown to write what it was sent.
+const LOGGER_FLUSH: Duration = Duration::from_secs(3);
+/// Where the cgroup v2 hierarchy is mounted (step 1).
+const CGROUP_MOUNT_POINT: &str = "/sys/fs/cgroup";
+
+/// Everything the run loop owns.
+#[derive(Debug)]
+struct Runtime {
+    supervisor: Supervisor,
+    signals: Signals,
+    buttons: PowerButtons,
+    mounts: MountTable,
+    esp: Option<Partition>,
+    version: String,
+    cad: CadCounter,
+    /// Set once a power-off or reboot is under way.
+    stopping: Option<PowerAction>,
+}
+
+/// Step 7's groundwork: moves PID 1 into `cairn/init` of the cgroup tree and
+/// hands the cpu, memory and pids controllers down to the apps' cgroups.
+/// None when there is no cgroup v2 hierarchy: apps then run without the
+/// limits that need one (the supervisor names each in a warning).
+fn setup_cgroups() -> Option<Arc<CgroupRoot>> {
+    match CgroupRoot::setup(Path::new(CGROUP_MOUNT_POINT)) {
+        Ok(root) => {
+            let names: Vec<&str> = root.enabled().iter().map(|c| c.name()).collect();
+            tracing::info!("cgroups: {} for apps", names.join(", "));
+            Some(Arc::new(root))
+        }
+        Err(err) => {
+            tracing::warn!("no cgroups for apps: {err}");
+            None
+        }
+    }
+}
+
+/// Steps 7 to 9: starts the apps and jobs of the booted manifest and runs
+/// until a shutdown completes. Never returns.
+pub(crate) fn run(booted: Booted) -> ! {
+    let Booted {
+        signals,
+        buttons,
+        mounts,
+        esp,
+        version,
+        manifest,
+    } = booted;
+    let config = SupervisorConfig {
+        cgroups: setup_cgroups(),
+        clock_synced: Some(clock::synced_flag()),
+        ..SupervisorConfig::pid1(manifest.system.port_offset)
+    };
+    let mut supervisor = Supervisor::new(config, manifest.apps.values(), Box::new(Pid1Sink));
+    let clock_floor = clock::floor(Some(Path::new(clock::BUILD_STAMP)));
+    supervisor.set_jobs(Jobs::new(
+        manifest.jobs.values(),
+        JobsConfig::pid1(clock_floor),
+    ));
+    Runtime {
+        supervisor,
+        signals,
+        buttons,
+        mounts,
+        esp,
+        version,
+        cad: CadCounter::default(),
+        stopping: None,
+    }
+    .run()
+}
+
+fn signal_name(signo: i32) -> String {
+    nix::sys::signal::Signal::try_from(signo)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {signo}"))
+}
+
+impl Runtime {
+    /// Runs until a shutdown completes. Never returns.
+    fn run(mut self) -> ! {
+        let console_handle = console::poll_handle();
+        hub::start(Path::new(cairn_layout::bank::MANIFEST_PATH));
+        loop {
+            let request = self.round(console_handle.as_ref());
+            if let Some(action) = request {
+                self.begin_shutdown(action);
+            }
+            if self.stopping.is_some() && self.supervisor.stop_finished() {
+                self.supervisor.drain_output();
+                hub::finish(LOGGER_FLUSH);
+                let action = self.stopping.unwrap_or(PowerAction::PowerOff);
+                shutdown::finish(action, &mut self.supervisor, &mut self.mounts);
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, action: PowerAction) {
+        if self.stopping.is_some() {
+            tracing::info!("shutdown already under way");
+            return;
+        }
+        tracing::info!(
+            "{}",
+            match action {
+                PowerAction::PowerOff => "power off requested",
+                PowerAction::Reboot => "reboot requested",
+            }
+        );
+        self.stopping = Some(action);
+        self.supervisor.begin_stop();
+    }
+
+    /// One poll round; returns a power request if one arrived.
+    fn round(&mut self, console_handle: Option<&OwnedFd>) -> Option<PowerAction> {
+        let button_fds = self.buttons.fds();
+        let buttons = button_fds.len();
+        let mut watches = vec![Watch::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        watches.extend(
+            button_fds
+                .iter()
+                .map(|fd| Watch::new(*fd, PollFlags::POLLIN)),
+        );
+        if let Some(fd) = console_handle.filter(|_| console::has_pending()) {
+            watches.push(Watch::new(fd.as_fd(), PollFlags::POLLOUT));
+        }
+        let logging_handles = hub::poll_handles();
+        watches.extend(
+            logging_handles
+                .iter()
+                .map(|(fd, events)| Watch::new(fd.as_fd(), *events)),
+        );
+        self.supervisor.turn(&mut watches, ROUND);
+        let signalled = watches[0].ready;
+        let pressed: Vec<usize> = (0..buttons).filter(|i| watches[1 + i].ready).collect();
+        drop(watches);
+        drop(button_fds);
+        drop(logging_handles);
+        hub::tick();
+        console::flush();
+
+        let mut request = None;
+        if signalled {
+            for signo in self.signals.drain() {
+                match signal_meaning(signo) {
+                    SignalMeaning::Child => self.supervisor.reap(),
+                    SignalMeaning::Power(action) => {
+                        tracing::info!("{} received", signal_name(signo));
+                        request = Some(action);
+                    }
+                    SignalMeaning::CtrlAltDel => {
+                        tracing::info!("ctrl-alt-del pressed");
+                        if self.cad.press(Instant::now()) {
+                            shutdown::force_reboot();
+                        }
+                        request = Some(PowerAction::Reboot);
+                    }
+                    SignalMeaning::Ignore => {
+                        tracing::debug!("{} ignored", signal_name(signo));
+                    }
+                }
+            }
+        }
+        for index in pressed {
+            if self.buttons.pressed(index) {
+                tracing::info!("power button pressed");
+                request = Some(PowerAction::PowerOff);
+            }
+        }
+        match self.supervisor.take_verdict() {
+            Some(Verdict::Bless) => bless::bless(
+                self.esp.as_ref(),
+                Path::new("/dev"),
+                &self.version,
+                &mut self.mounts,
+            ),
+            Some(Verdict::Refuse(reason)) => tracing::warn!("not blessing: {reason}"),
+            None => {}
+        }
+        request
+    }
+}

@@ -1,0 +1,29 @@
+//! `/run/cairn`: what PID 1 makes at every boot in a tmpfs, for itself, the
+//! in-image services and (the parts an app sees) the apps.
+
+/// PID 1's runtime directory.
+pub const DIR: &str = "/run/cairn";
+/// Every instance's state, rewritten when it changes.
+pub const STATUS: &str = "/run/cairn/status.json";
+/// The socket apps send `READY=1` and `STATUS=` to.
+pub const NOTIFY: &str = "/run/cairn/notify";
+/// What an app may touch, as the app itself sees it.
+pub const RESOURCES: &str = "/run/cairn/resources.json";
+/// Where the ESP is mounted while PID 1 changes an entry.
+pub const ESP_MOUNT: &str = "/run/cairn/esp";
+/// Each instance's root, while it is assembled.
+pub const ROOTS: &str = "/run/cairn/roots";
+/// Each app's runtime files (resources, writable copies).
+pub const APPS: &str = "/run/cairn/apps";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_is_under_the_runtime_directory() {
+        for path in [STATUS, NOTIFY, RESOURCES, ESP_MOUNT, ROOTS, APPS] {
+            assert!(path.starts_with(&format!("{DIR}/")), "{path}");
+        }
+    }
+}
