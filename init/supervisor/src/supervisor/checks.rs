@@ -14,12 +14,12 @@ use std::time::Instant;
 use cairn_manifest::{App, HealthCheck, Restart};
 use nix::sys::signal::Signal;
 
-use super::{app, limits, CheckChild, Phase, Supervisor};
+use super::{CheckChild, Phase, Supervisor};
 use crate::health::pool::Job;
 use crate::health::probe::Probe;
 use crate::health::{Light, Outcome};
 use crate::notify::{self, Notice};
-use cairn_sys::process::{self, ExitStatus};
+use cairn_sys::process::ExitStatus;
 
 /// True when the app's check runs on the worker pool.
 pub(super) fn needs_pool(app: &App) -> bool {
@@ -56,14 +56,12 @@ fn probe_for(app: &App, offset: u16, index: u32) -> Result<Probe, String> {
     }
 }
 
-/// Signals a whole process group, or the process if the group is gone.
-pub(super) fn send(pid: i32, signal: Signal) {
-    if process::signal_group(pid, signal).is_err() {
-        let _ = process::signal_process(pid, signal);
-    }
-}
-
 impl Supervisor {
+    /// Signals a whole process group, or the process if the group is gone.
+    pub(super) fn send(&mut self, pid: i32, signal: Signal) {
+        self.processes.signal(pid, signal);
+    }
+
     /// Starts the checks that are due.
     pub(super) fn dispatch_checks(&mut self, now: Instant) {
         if self.stopping {
@@ -118,22 +116,17 @@ impl Supervisor {
         let label = format!("{} check", inst.label);
         // A check runs in the instance's cgroup: it counts against the
         // instance's limits and binds no port the instance may not.
-        let spawned = app::command(&checker, inst.index, &self.config).and_then(|mut c| {
-            let rlimits = limits::rlimits(app);
-            match &inst.confinement {
-                Some(confinement) => confinement.apply(&mut c, rlimits)?,
-                None => c.confine(None, rlimits),
-            }
-            c.spawn()
-        });
+        let spawned = self.processes.start_check(
+            &checker,
+            inst.index,
+            &self.config,
+            inst.confinement.as_ref(),
+        );
         match spawned {
-            Ok(mut child) => {
-                let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+            Ok(started) => {
+                let pid = started.pid;
                 // What a check prints is shown like an app's output.
-                for fd in [child.stdout.take(), child.stderr.take()]
-                    .into_iter()
-                    .flatten()
-                {
+                for fd in [started.stdout, started.stderr].into_iter().flatten() {
                     if let Err(err) = self.streams.add(&label, fd) {
                         tracing::debug!("{label}: output not captured: {err}");
                     }
@@ -233,10 +226,13 @@ impl Supervisor {
             return;
         }
         let stop_timeout = app.stop_timeout;
-        let inst = &mut self.instances[n];
-        if let Phase::Running { pid, since } = inst.phase {
-            tracing::info!("app {} is unhealthy; stopping it to restart it", inst.label);
-            send(pid, Signal::SIGTERM);
+        if let Phase::Running { pid, since } = self.instances[n].phase {
+            tracing::info!(
+                "app {} is unhealthy; stopping it to restart it",
+                self.instances[n].label
+            );
+            self.send(pid, Signal::SIGTERM);
+            let inst = &mut self.instances[n];
             inst.next_check = None;
             inst.phase = Phase::Recycling {
                 pid,
@@ -251,13 +247,12 @@ impl Supervisor {
     pub(super) fn advance_recycling(&mut self, now: Instant) {
         let grace = self.config.timings.kill_grace;
         for n in 0..self.instances.len() {
-            let inst = &mut self.instances[n];
             let Phase::Recycling {
                 pid,
                 since,
                 deadline,
                 killed,
-            } = inst.phase
+            } = self.instances[n].phase
             else {
                 continue;
             };
@@ -265,12 +260,13 @@ impl Supervisor {
                 continue;
             }
             if killed {
+                let inst = &mut self.instances[n];
                 tracing::error!("app {} survived SIGKILL; giving up on it", inst.label);
                 inst.phase = Phase::Ended(None);
                 self.set_light(n, Light::Red, "survived SIGKILL");
             } else {
-                send(pid, Signal::SIGKILL);
-                inst.phase = Phase::Recycling {
+                self.send(pid, Signal::SIGKILL);
+                self.instances[n].phase = Phase::Recycling {
                     pid,
                     since,
                     deadline: now + grace,
@@ -290,7 +286,7 @@ impl Supervisor {
             if child.killed || child.deadline > now {
                 continue;
             }
-            send(child.pid, Signal::SIGKILL);
+            self.send(child.pid, Signal::SIGKILL);
             self.instances[n].check_child = Some(CheckChild {
                 killed: true,
                 ..child

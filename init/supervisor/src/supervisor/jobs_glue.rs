@@ -18,10 +18,9 @@ use cairn_manifest::Job;
 use cairn_schedule::jiff::Timestamp;
 use nix::sys::signal::Signal;
 
-use super::checks::send;
 use super::limits::{self, Confinement};
 use super::streams::Streams;
-use super::{Supervisor, SupervisorConfig};
+use super::{Processes, Supervisor, SupervisorConfig};
 use crate::jobs::launch::{app_for, trees_root};
 use crate::jobs::{Jobs, Reason, Runner};
 use crate::sandbox::writable::WritableCopies;
@@ -57,7 +56,7 @@ impl JobRuntime {
 struct Launcher<'a> {
     config: &'a SupervisorConfig,
     streams: &'a mut Streams,
-    guard_warned: &'a mut bool,
+    processes: &'a mut dyn Processes,
     confinements: &'a mut BTreeMap<i32, Confined>,
 }
 
@@ -80,20 +79,16 @@ impl Runner for Launcher<'_> {
         config.apps_root = trees_root(&config.apps_root);
         // A job's runs have a uid of their own, never an app's.
         config.sandbox.run_as = Some(cairn_manifest::job_uid(&job.name));
-        let (mut spawned, confinement) =
-            limits::spawn_instance(&app, 0, &config, self.guard_warned)?;
-        let pid = i32::try_from(spawned.id()).unwrap_or(i32::MAX);
+        let started = self.processes.start(&app, 0, &config)?;
+        let pid = started.pid;
         let confined = Confined {
             job: job.name.clone(),
             limits: job.limits.clone(),
-            confinement,
-            copies: spawned.copies.take(),
+            confinement: started.confinement,
+            copies: started.copies,
         };
         self.confinements.insert(pid, confined);
-        for fd in [spawned.stdout.take(), spawned.stderr.take()]
-            .into_iter()
-            .flatten()
-        {
+        for fd in [started.stdout, started.stderr].into_iter().flatten() {
             if let Err(err) = self.streams.add(&job.name, fd) {
                 tracing::warn!("job {}: output not captured: {err}", job.name);
             }
@@ -102,7 +97,7 @@ impl Runner for Launcher<'_> {
     }
 
     fn signal(&mut self, pid: i32, signal: Signal) {
-        send(pid, signal);
+        self.processes.signal(pid, signal);
         if signal == Signal::SIGKILL {
             // Whatever the run forked off dies with it.
             if let Some(confinement) = self
@@ -146,7 +141,7 @@ impl Supervisor {
         let launcher = Launcher {
             config: &self.config,
             streams: &mut self.streams,
-            guard_warned: &mut self.guard_warned,
+            processes: self.processes.as_mut(),
             confinements: &mut runtime.confinements,
         };
         Some((&mut runtime.jobs, launcher))

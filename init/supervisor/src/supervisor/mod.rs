@@ -50,8 +50,11 @@ mod checks;
 mod config;
 mod console_sink;
 pub mod crash_report;
+#[cfg(test)]
+mod fake;
 mod jobs_glue;
 pub mod limits;
+mod processes;
 mod sink;
 mod state;
 pub mod status;
@@ -67,6 +70,7 @@ use nix::poll::{PollFd, PollFlags};
 use self::backoff::{format_duration, Backoff};
 pub use self::config::{SupervisorConfig, Timings};
 pub use self::console_sink::ConsoleSink;
+pub use self::processes::{Processes, Started, System};
 pub use self::sink::Sink;
 
 use self::breaker::Breaker;
@@ -74,7 +78,7 @@ use self::streams::Streams;
 use crate::health::pool::Pool;
 use crate::health::{Light, Tracker};
 use crate::notify::NotifySocket;
-use cairn_sys::process::{self, ExitStatus, Reaped};
+use cairn_sys::process::{ExitStatus, Reaped};
 
 /// A descriptor the caller wants watched in the same poll.
 #[derive(Debug)]
@@ -214,20 +218,31 @@ pub struct Supervisor {
     last_status: Option<String>,
     stopping: bool,
     jobs: Option<jobs_glue::JobRuntime>,
-    /// A port guard that could not be attached has been warned about.
-    guard_warned: bool,
     /// Where output and what only the embedding program can tell go.
     sink: Box<dyn Sink>,
+    /// What starts, signals and reaps the processes.
+    processes: Box<dyn Processes>,
 }
 
 impl Supervisor {
     /// Plans every instance of every app, binds NOTIFY_SOCKET and starts the
     /// health workers if needed; nothing starts before the first
-    /// [`turn`](Supervisor::turn).
+    /// [`turn`](Supervisor::turn). Processes are real ([`System`]).
     pub fn new<'a>(
         config: SupervisorConfig,
         apps: impl IntoIterator<Item = &'a App>,
         sink: Box<dyn Sink>,
+    ) -> Supervisor {
+        Supervisor::with_processes(config, apps, sink, Box::new(System::default()))
+    }
+
+    /// As [`new`](Supervisor::new), with `processes` carrying out what the
+    /// supervisor decides.
+    pub fn with_processes<'a>(
+        config: SupervisorConfig,
+        apps: impl IntoIterator<Item = &'a App>,
+        sink: Box<dyn Sink>,
+        processes: Box<dyn Processes>,
     ) -> Supervisor {
         let apps: Vec<App> = apps.into_iter().cloned().collect();
         let now = Instant::now();
@@ -303,8 +318,8 @@ impl Supervisor {
             last_status: None,
             stopping: false,
             jobs: None,
-            guard_warned: false,
             sink,
+            processes,
         }
     }
 
@@ -373,13 +388,30 @@ impl Supervisor {
         self.advance(Instant::now());
     }
 
+    /// One round without waiting for anything, at `now`: what [`turn`] does
+    /// after its poll, for callers that drive time themselves.
+    ///
+    /// [`turn`]: Supervisor::turn
+    pub fn step(&mut self, now: Instant) {
+        self.start_due(now);
+        self.tick_jobs();
+        self.dispatch_checks(now);
+        self.receive_notifications();
+        self.receive_results(now);
+        self.reap_at(now);
+        self.advance(now);
+    }
+
     /// Reaps every ended child: instances are handled per policy; anything
     /// else (an orphan that reparented to us) is reaped with one log line.
     pub fn reap(&mut self) {
+        self.reap_at(Instant::now());
+    }
+
+    fn reap_at(&mut self, now: Instant) {
         loop {
-            match process::reap_one() {
+            match self.processes.reap() {
                 Ok(Reaped::Child { pid, status }) => {
-                    let now = Instant::now();
                     if !self.on_check_exit(pid, status, now)
                         && !self.on_exit(pid, status, now)
                         && !self.on_job_exit(pid, status)
@@ -453,15 +485,15 @@ impl Supervisor {
     fn start(&mut self, n: usize, now: Instant) {
         let inst = &self.instances[n];
         let app = &self.apps[inst.app];
-        let spawned = limits::spawn_instance(app, inst.index, &self.config, &mut self.guard_warned);
+        let spawned = self.processes.start(app, inst.index, &self.config);
         let label = inst.label.clone();
         let health = app.health.clone();
         match spawned {
-            Ok((mut child, confinement)) => {
-                let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+            Ok(started) => {
+                let pid = started.pid;
                 let inst = &mut self.instances[n];
-                inst.confinement = confinement;
-                inst.copies = child.copies.take();
+                inst.confinement = started.confinement;
+                inst.copies = started.copies;
                 if inst.run > 0 {
                     inst.restarts += 1;
                 }
@@ -479,7 +511,7 @@ impl Supervisor {
                 tracing::info!("app {label} started (pid {pid})");
                 self.set_light(n, Light::Yellow, "starting");
                 self.streams.clear_tail(n);
-                for (fd, is_stderr) in [(child.stdout.take(), false), (child.stderr.take(), true)] {
+                for (fd, is_stderr) in [(started.stdout, false), (started.stderr, true)] {
                     let Some(fd) = fd else { continue };
                     if let Err(err) = self.streams.add_owned(&label, fd, Some(n), is_stderr) {
                         tracing::warn!("app {label}: output not captured: {err}");
@@ -633,3 +665,6 @@ impl Supervisor {
             .min()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,24 +11,36 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::backoff::format_duration;
-use super::checks::send;
 use super::{Phase, Supervisor};
 
 impl Supervisor {
     /// Begins an orderly stop: restarts are cancelled and apps are sent
     /// SIGTERM, dependents first, each then given its `stop_timeout`.
     pub fn begin_stop(&mut self) {
+        self.begin_stop_at(Instant::now());
+    }
+
+    /// [`begin_stop`](Supervisor::begin_stop) at `now`.
+    pub fn begin_stop_at(&mut self, now: Instant) {
         if self.stopping {
             return;
         }
         self.stopping = true;
         tracing::info!("stopping apps");
-        for inst in &mut self.instances {
-            // A health check under way ends with the app.
-            if let Some(check) = inst.check_child.as_mut().filter(|c| !c.killed) {
-                send(check.pid, Signal::SIGKILL);
+        let checks: Vec<i32> = self
+            .instances
+            .iter_mut()
+            .filter_map(|inst| {
+                let check = inst.check_child.as_mut().filter(|c| !c.killed)?;
                 check.killed = true;
-            }
+                Some(check.pid)
+            })
+            .collect();
+        // A health check under way ends with the app.
+        for pid in checks {
+            self.send(pid, Signal::SIGKILL);
+        }
+        for inst in &mut self.instances {
             inst.next_check = None;
             inst.phase = match inst.phase {
                 Phase::Running { pid, .. } | Phase::Recycling { pid, .. } => {
@@ -39,7 +51,7 @@ impl Supervisor {
             };
         }
         self.begin_stop_jobs();
-        self.advance(Instant::now());
+        self.advance(now);
     }
 
     /// True when no instance is left running (after [`begin_stop`]).
@@ -73,7 +85,7 @@ impl Supervisor {
             let app = self.instances[n].app;
             match self.instances[n].phase {
                 Phase::StopPending { pid } if !self.has_running_dependents(app) => {
-                    send(pid, Signal::SIGTERM);
+                    self.send(pid, Signal::SIGTERM);
                     let deadline = now + self.apps[app].stop_timeout;
                     self.instances[n].phase = Phase::Stopping {
                         pid,
@@ -91,7 +103,7 @@ impl Supervisor {
                         self.instances[n].label,
                         format_duration(self.apps[app].stop_timeout)
                     );
-                    send(pid, Signal::SIGKILL);
+                    self.send(pid, Signal::SIGKILL);
                     self.kill_cgroup(n);
                     self.instances[n].phase = Phase::Stopping {
                         pid,
