@@ -13,6 +13,7 @@
 pub mod cron_syntax;
 mod cross;
 mod diag;
+mod instance;
 mod locations;
 mod model;
 mod names;
@@ -28,11 +29,12 @@ mod zones;
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Location};
+pub use instance::{instance_label, split_instance_label};
 pub use locations::{KeyLocation, Locations};
 pub use model::*;
 pub use sections::{DEFAULT_RATE_LIMIT, SCHEMA_VERSION};
 pub use uid::{app_uid, job_uid, UID_BASE, UID_SPAN};
-pub use units::{parse_duration, parse_size};
+pub use units::{format_size, parse_duration, parse_size};
 
 /// The most instances one app may have.
 pub const MAX_INSTANCES: u32 = 64;

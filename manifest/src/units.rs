@@ -134,9 +134,35 @@ fn unexpected(s: &str, rest: &str) -> String {
     }
 }
 
+/// `32 MiB`, `1 GiB`, `1536 KiB`, `1000 bytes`: the largest binary unit
+/// that divides `bytes`, as the manifest writes sizes.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ];
+    for (size, unit) in UNITS {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_the_manifest_writes_them() {
+        assert_eq!(format_size(32 << 20), "32 MiB");
+        assert_eq!(format_size(1 << 30), "1 GiB");
+        assert_eq!(format_size(1536 << 10), "1536 KiB");
+        assert_eq!(format_size(1000), "1000 bytes");
+        assert_eq!(format_size(0), "0 bytes");
+    }
 
     #[test]
     fn durations() {

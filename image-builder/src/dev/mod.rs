@@ -27,7 +27,7 @@ use anyhow::{anyhow, Context};
 use cairn_manifest::{Diagnostics, Manifest};
 use cairn_supervisor::jobs::{Jobs, JobsConfig};
 use cairn_supervisor::sandbox::SandboxPaths;
-use cairn_supervisor::supervisor::{app, Supervisor, SupervisorConfig, Watch};
+use cairn_supervisor::supervisor::{Supervisor, SupervisorConfig, Watch};
 use nix::poll::PollFlags;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 
@@ -118,7 +118,11 @@ fn ports(manifest: &Manifest) -> Vec<(String, String, u32)> {
         for instance in 0..app.instances.max(1) {
             for name in app.ports.keys() {
                 if let Some(port) = app.port_for(name, offset, instance) {
-                    list.push((app::label(&app.name, instance), name.clone(), port));
+                    list.push((
+                        cairn_manifest::instance_label(&app.name, instance),
+                        name.clone(),
+                        port,
+                    ));
                 }
             }
         }

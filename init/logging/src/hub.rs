@@ -97,17 +97,6 @@ pub struct Hub {
     console: fn(u8, &str),
 }
 
-/// `web.1` → (`web`, 1); `web` → (`web`, 0).
-pub fn split_label(label: &str) -> (&str, u32) {
-    match label.rsplit_once('.') {
-        Some((name, n)) => match n.parse() {
-            Ok(instance) => (name, instance),
-            Err(_) => (label, 0),
-        },
-        None => (label, 0),
-    }
-}
-
 impl Hub {
     pub fn new(accepting: bool) -> Hub {
         Hub {
@@ -182,7 +171,7 @@ impl Hub {
     /// One line of an app's output; true when it should also be shown on
     /// the console.
     pub fn app_line(&mut self, label: &str, stream: Stream, line: String, now: Instant) -> bool {
-        let (source, instance) = split_label(label);
+        let (source, instance) = cairn_manifest::split_instance_label(label);
         let app_rate = self.app_rate;
         let limits = self
             .limits
@@ -530,13 +519,6 @@ mod tests {
                 .any(|l| l.ends_with("cairn warn dropped 50 lines from chatty: over 100 lines/s")),
             "{ring:?}"
         );
-    }
-
-    #[test]
-    fn labels_split_into_app_and_instance() {
-        assert_eq!(split_label("web"), ("web", 0));
-        assert_eq!(split_label("web.2"), ("web", 2));
-        assert_eq!(split_label("odd.name"), ("odd.name", 0));
     }
 
     #[test]

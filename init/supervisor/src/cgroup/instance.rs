@@ -12,7 +12,7 @@ use cairn_manifest::Limits;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::root::make_dir;
+use super::make_dir;
 use super::values::{
     check_component, cpu_max, flat_keyed, limit_value, parse_pids, pids_max, Controller,
 };

@@ -29,8 +29,9 @@ mod instance;
 mod root;
 mod values;
 
+use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use child::{
     apply_rlimits_from_child, join_and_limit_in_child, join_from_child, rlimits_for, RlimitSetting,
@@ -78,5 +79,14 @@ impl CgroupError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// Creates the cgroup `dir`; one that exists already is fine.
+fn make_dir(dir: &Path) -> Result<(), CgroupError> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(CgroupError::io("create cgroup", dir, err)),
     }
 }

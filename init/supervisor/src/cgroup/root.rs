@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use cairn_manifest::Limits;
 
 use super::instance::InstanceCgroup;
+use super::make_dir;
 use super::values::{check_component, lists_controller, Controller};
 use super::CgroupError;
 
@@ -137,14 +138,6 @@ fn limit_needs(limits: &Limits, controller: Controller) -> bool {
         Controller::Cpu => limits.cpu.is_some(),
         Controller::Memory => limits.memory.is_some(),
         Controller::Pids => limits.processes.is_some(),
-    }
-}
-
-pub(super) fn make_dir(dir: &Path) -> Result<(), CgroupError> {
-    match fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(err) => Err(CgroupError::io("create cgroup", dir, err)),
     }
 }
 

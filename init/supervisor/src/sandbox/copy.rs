@@ -41,7 +41,7 @@ pub enum CopyError {
 }
 
 fn size(bytes: &u64) -> String {
-    crate::supervisor::limits::format_bytes(*bytes)
+    cairn_manifest::format_size(*bytes)
 }
 
 fn io_error(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CopyError {

@@ -328,7 +328,7 @@ pub fn prepare(
     let uid = paths
         .run_as
         .unwrap_or_else(|| cairn_manifest::app_uid(&app.name));
-    let label = crate::supervisor::app::label(&app.name, instance);
+    let label = cairn_manifest::instance_label(&app.name, instance);
     let tree = paths.apps.join(&app.name);
     let root = paths.roots.join(&label);
     fs::create_dir_all(&root).map_err(context(format!("cannot create {}", root.display())))?;

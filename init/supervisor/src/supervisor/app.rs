@@ -21,16 +21,6 @@ use crate::sandbox::{self, resources::resources_json, SandboxPaths};
 use crate::sys::spawn::{self, ChildSetup};
 use cairn_sys::process::ExitStatus;
 
-/// `web` for instance 0, `web.2` for instance 2: the console prefix and the
-/// name in PID 1's messages.
-pub fn label(name: &str, instance: u32) -> String {
-    if instance == 0 {
-        name.to_string()
-    } else {
-        format!("{name}.{instance}")
-    }
-}
-
 /// `PORT_<NAME>`: upper case, with `-` (invalid in a shell variable) as `_`.
 pub fn port_variable(port: &str) -> String {
     let name: String = port
@@ -293,12 +283,6 @@ pub(crate) mod tests {
             limits: Limits::default(),
             health: None,
         }
-    }
-
-    #[test]
-    fn labels_number_only_extra_instances() {
-        assert_eq!(label("web", 0), "web");
-        assert_eq!(label("web", 2), "web.2");
     }
 
     #[test]

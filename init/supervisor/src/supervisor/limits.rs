@@ -203,7 +203,7 @@ pub fn describe(events: Events, limits: &Limits) -> Option<String> {
     if events.oom_kills > 0 {
         let limit = limits.memory.map_or_else(
             || "no memory limit of its own".to_string(),
-            |bytes| format!("memory = {}", format_bytes(bytes)),
+            |bytes| format!("memory = {}", cairn_manifest::format_size(bytes)),
         );
         causes.push(format!(
             "out of memory ({limit}), oom-killed {}",
@@ -228,23 +228,6 @@ fn plural(count: u64, one: &str, many: &str) -> String {
     } else {
         format!("{count} {many}")
     }
-}
-
-/// `32 MiB`, `1 GiB`, `1536 KiB`, `1000 bytes`: the largest binary unit
-/// that divides `bytes`, as the manifest writes sizes.
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [
-        (1 << 40, "TiB"),
-        (1 << 30, "GiB"),
-        (1 << 20, "MiB"),
-        (1 << 10, "KiB"),
-    ];
-    for (size, unit) in UNITS {
-        if bytes >= size && bytes.is_multiple_of(size) {
-            return format!("{} {unit}", bytes / size);
-        }
-    }
-    format!("{bytes} bytes")
 }
 
 /// What a controller limits, for warnings.
@@ -310,15 +293,6 @@ pub fn unenforced_warnings(config: &SupervisorConfig, apps: &[App]) -> Vec<Strin
 mod tests {
     use super::*;
     use crate::supervisor::app::tests::app;
-
-    #[test]
-    fn sizes_read_as_the_manifest_writes_them() {
-        assert_eq!(format_bytes(32 << 20), "32 MiB");
-        assert_eq!(format_bytes(1 << 30), "1 GiB");
-        assert_eq!(format_bytes(1536 << 10), "1536 KiB");
-        assert_eq!(format_bytes(1000), "1000 bytes");
-        assert_eq!(format_bytes(0), "0 bytes");
-    }
 
     #[test]
     fn ports_are_offset_per_instance() {

@@ -253,7 +253,7 @@ impl Supervisor {
                 instances.push(Instance {
                     app: i,
                     index,
-                    label: app::label(&app.name, index),
+                    label: cairn_manifest::instance_label(&app.name, index),
                     phase: if app.after.is_empty() {
                         Phase::Due(now)
                     } else {

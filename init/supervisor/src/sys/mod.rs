@@ -5,4 +5,5 @@
 
 pub mod ns_reaper;
 pub mod sandbox_child;
+mod signal_mask;
 pub mod spawn;

@@ -109,7 +109,7 @@ pub unsafe fn reap_until_exit(app: libc::pid_t) -> ! {
     unsafe {
         // Blocked already; again, so the contract holds even if the caller
         // forgot. Failure leaves the mask as it was: nothing better to do.
-        let _ = super::spawn::set_signal_mask(super::spawn::ALL_SIGNALS);
+        let _ = super::signal_mask::set_signal_mask(super::signal_mask::ALL_SIGNALS);
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
         let all: u64 = u64::MAX;
@@ -172,12 +172,15 @@ mod tests {
             if reaper != 0 {
                 return libc::pid_t::try_from(reaper).unwrap();
             }
-            let _ = super::super::spawn::set_signal_mask(super::super::spawn::ALL_SIGNALS);
+            let _ =
+                super::super::signal_mask::set_signal_mask(super::super::signal_mask::ALL_SIGNALS);
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
             let app = super::super::sandbox_child::raw_fork();
             if app == 0 {
                 libc::setsid();
-                let _ = super::super::spawn::set_signal_mask(super::super::spawn::NO_SIGNALS);
+                let _ = super::super::signal_mask::set_signal_mask(
+                    super::super::signal_mask::NO_SIGNALS,
+                );
                 libc::execve(sh.as_ptr(), argv.as_ptr(), envp.as_ptr());
                 libc::_exit(126);
             }

@@ -31,7 +31,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::RawFd;
 
-use super::spawn::{set_default_dispositions, set_signal_mask, ALL_SIGNALS, NO_SIGNALS};
+use super::signal_mask::{set_default_dispositions, set_signal_mask, ALL_SIGNALS, NO_SIGNALS};
 
 /// One filesystem step of building a sandbox root, with every string ready
 /// for the system call.

@@ -22,6 +22,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::sandbox_child::{self, IdMap, SandboxSpec, Stage, REPORT_LEN, STAGES};
+use super::signal_mask::{set_default_dispositions, set_signal_mask, NO_SIGNALS};
 
 /// What the child does to itself before exec.
 #[derive(Debug, Clone, Default)]
@@ -43,82 +44,12 @@ impl ChildSetup {
     }
 }
 
-/// The kernel's `struct sigaction` on x86_64 (not glibc's, which differs).
-#[repr(C)]
-struct KernelSigaction {
-    handler: libc::sighandler_t,
-    flags: libc::c_ulong,
-    restorer: usize,
-    mask: u64,
-}
-
 fn check(ret: libc::c_int) -> io::Result<()> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
         Ok(())
     }
-}
-
-/// A kernel signal set with every signal (SIGKILL and SIGSTOP are never
-/// blocked, whatever the set says).
-pub(super) const ALL_SIGNALS: u64 = u64::MAX;
-/// A kernel signal set with no signal.
-pub(super) const NO_SIGNALS: u64 = 0;
-
-/// Sets the calling thread's signal mask to `set` (bit n-1 is signal n).
-///
-/// The raw system call, because glibc's wrapper leaves out its two internal
-/// real-time signals.
-///
-/// # Safety
-/// Async-signal-safe; may run between fork (or clone) and exec.
-pub(super) unsafe fn set_signal_mask(set: u64) -> io::Result<()> {
-    // SAFETY: the kernel reads 8 bytes from a local and writes nothing.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &set,
-            std::ptr::null_mut::<u64>(),
-            8usize,
-        )
-    };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// Sets every signal's disposition to SIG_DFL: SIG_IGN survives exec, and
-/// an ignored SIGCHLD would make the kernel reap children unasked.
-///
-/// # Safety
-/// Async-signal-safe; may run between fork (or clone) and exec.
-pub(super) unsafe fn set_default_dispositions() -> io::Result<()> {
-    // The raw system call, because glibc's wrapper refuses its two
-    // internal real-time signals, which can arrive ignored from whoever
-    // started PID 1's parent. SIGKILL and SIGSTOP reject it; harmless.
-    let default = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    for signal in 1..=64 {
-        // SAFETY: the kernel reads the local struct and writes nothing.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                signal,
-                &default,
-                std::ptr::null_mut::<KernelSigaction>(),
-                8usize,
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Restores the default signal mask and dispositions (see the module docs).

@@ -2,6 +2,7 @@
 //! bound at boot, then renewal from one background thread.
 
 pub mod client;
+mod error;
 pub mod lease;
 pub mod options;
 pub mod packet;

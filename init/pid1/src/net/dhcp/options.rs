@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::packet::PacketError;
+use super::error::PacketError;
 
 /// Option codes this client reads or writes.
 pub mod code {

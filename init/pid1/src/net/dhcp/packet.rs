@@ -4,6 +4,7 @@
 
 use std::net::Ipv4Addr;
 
+use super::error::PacketError;
 use super::options::{code, parse_area, Options, RawOptions};
 
 /// Where the fixed header ends and the magic cookie starts.
@@ -21,23 +22,6 @@ const FILE: std::ops::Range<usize> = 108..236;
 pub const FLAG_BROADCAST: u16 = 0x8000;
 /// Hardware type Ethernet (ARP hardware type 1).
 pub const HTYPE_ETHERNET: u8 = 1;
-
-/// Why a received datagram is not a usable DHCP message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PacketError {
-    #[error("dhcp message too short ({0} bytes)")]
-    TooShort(usize),
-    #[error("bootp op {0} is neither request nor reply")]
-    BadOp(u8),
-    #[error("dhcp magic cookie missing")]
-    BadMagic,
-    #[error("dhcp option {code} runs past the end of the message")]
-    TruncatedOption { code: u8 },
-    #[error("dhcp option {code} has invalid length {len}")]
-    BadOptionLength { code: u8, len: usize },
-    #[error("dhcp option {code} has an invalid value")]
-    BadOptionValue { code: u8 },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
