@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context};
 
 /// The GPT name of the data partition.
-const DATA_PARTITION: &str = "cairn-data";
+const DATA_PARTITION: &str = cairn_layout::partition::DATA;
 /// Where log files live on it.
 const LOG_DIR: &str = "/logs";
 
@@ -250,19 +250,12 @@ fn parse_since_at(text: &str, now: SystemTime) -> anyhow::Result<String> {
     Ok(utc(at))
 }
 
-/// `2026-11-23T09:45:10.000000Z` without the trailing `Z`, as log lines start.
+/// `2026-11-23T09:45:10.000000` (the logger's own timestamps without the
+/// trailing `Z`), as log lines start.
 fn utc(at: Duration) -> String {
-    let secs = at.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (year, month, day) = crate::build::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        at.subsec_micros()
-    )
+    let mut text = cairn_logging::record::rfc3339(at);
+    text.pop();
+    text
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! Needs apt (the kernel and systemd-boot are fetched into the cache, like
 //! any build); skipped with a printed reason only when `apt-get` is missing.
 
+use cairn_layout::{bank, cmdline, esp, partition};
 use std::io::{Cursor, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -219,7 +220,7 @@ fn same_inputs_give_identical_images() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["esp", "cairn-a", "cairn-b", "cairn-data"]);
+    assert_eq!(names, partition::ALL);
     assert!(inventory["kernel"]["package"]
         .as_str()
         .unwrap()
@@ -232,7 +233,7 @@ fn same_inputs_give_identical_images() {
     let disk = std::fs::read(&one.disk_image).unwrap();
 
     // The ESP: bootloader, loader config and this version's entry.
-    let esp = partition_bytes(&disk, partition(&inventory, "esp"));
+    let esp = partition_bytes(&disk, partition(&inventory, partition::ESP));
     let fs = fatfs::FileSystem::new(Cursor::new(esp), fatfs::FsOptions::new()).unwrap();
     assert_eq!(fs.fat_type(), fatfs::FatType::Fat32);
     let read = |path: &str| {
@@ -244,22 +245,23 @@ fn same_inputs_give_identical_images() {
             .unwrap();
         bytes
     };
-    assert!(read("EFI/BOOT/BOOTX64.EFI").starts_with(b"MZ"));
-    let entry = String::from_utf8(read(&format!("loader/entries/cairn-{version}+3.conf"))).unwrap();
+    assert!(read(esp::BOOTLOADER).starts_with(b"MZ"));
+    let entry = String::from_utf8(read(&esp::counted_entry(version, 3))).unwrap();
     assert!(
-        entry.contains(&format!("linux      /cairn/{version}/linux\n")),
+        entry.contains(&format!("linux      /{}\n", esp::kernel(version))),
         "{entry}"
     );
     assert!(
         entry.contains(&format!(
-            "options    root=PARTLABEL=cairn-a cairn.bank=a cairn.version={version} console=ttyS0"
+            "options    {} console=ttyS0",
+            cmdline::entry_options('a', version)
         )),
         "{entry}"
     );
-    assert!(read(&format!("cairn/{version}/initrd")).starts_with(&[0x1f, 0x8b]));
+    assert!(read(&esp::initrd(version)).starts_with(&[0x1f, 0x8b]));
 
     // Bank A: a squashfs whose tree has each bundle kind in place.
-    let bank = partition_bytes(&disk, partition(&inventory, "cairn-a"));
+    let bank = partition_bytes(&disk, partition(&inventory, partition::BANK_A));
     assert_eq!(&bank[..4], b"hsqs");
     let bank_files: Vec<&str> = inventory["banks"][0]["files"]
         .as_array()
@@ -267,19 +269,20 @@ fn same_inputs_give_identical_images() {
         .iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
+    let in_bank = |relative: &str| format!("/{relative}");
     for expected in [
-        "/cairn/system.toml",
-        "/cairn/version",
-        "/cairn/inventory.json",
-        "/cairn/keys",
-        "/apps/server/bin/server",
-        "/apps/server/etc/server/server.ini",
-        "/apps/server/var/lib/server",
-        "/apps/truth/bin/true",
-        "/jobs/tick/bin/tick.sh",
+        in_bank(bank::MANIFEST),
+        in_bank(bank::VERSION),
+        in_bank(bank::INVENTORY),
+        in_bank(bank::KEYS_DIR),
+        "/apps/server/bin/server".to_string(),
+        "/apps/server/etc/server/server.ini".to_string(),
+        "/apps/server/var/lib/server".to_string(),
+        "/apps/truth/bin/true".to_string(),
+        "/jobs/tick/bin/tick.sh".to_string(),
     ] {
         assert!(
-            bank_files.contains(&expected),
+            bank_files.contains(&expected.as_str()),
             "{expected} missing from {bank_files:?}"
         );
     }
@@ -294,12 +297,12 @@ fn same_inputs_give_identical_images() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["path"] == "/cairn/logging/ca/1.pem")
+        .find(|f| f["path"] == in_bank(&bank::logging_ca(1)).as_str())
         .unwrap_or_else(|| panic!("no CA file in {bank_files:?}"));
     assert_eq!(ca["sha256"], sha256(&root.0.join("logs-ca.pem")).as_str());
     assert_eq!(ca["mode"], "0644");
     assert!(
-        !bank_files.contains(&"/cairn/logging/ca/0.pem"),
+        !bank_files.contains(&in_bank(&bank::logging_ca(0)).as_str()),
         "the UDP remote has no CA: {bank_files:?}"
     );
     if have("unsquashfs") {
@@ -315,17 +318,19 @@ fn same_inputs_give_identical_images() {
             listing.contains("squashfs-root/apps/truth/bin/true"),
             "{listing}"
         );
-        assert!(listing.contains("squashfs-root/cairn/version"), "{listing}");
-        assert!(
-            listing.contains("squashfs-root/cairn/logging/ca/1.pem"),
-            "{listing}"
-        );
+        for file in [bank::VERSION.to_string(), bank::logging_ca(1)] {
+            assert!(
+                listing.contains(&format!("squashfs-root/{file}")),
+                "{listing}"
+            );
+        }
     }
 
-    // Bank B is empty; the data partition is ext4 labelled cairn-data.
-    let bank_b = partition_bytes(&disk, partition(&inventory, "cairn-b"));
+    // Bank B is empty; the data partition is ext4 with its label.
+    let bank_b = partition_bytes(&disk, partition(&inventory, partition::BANK_B));
     assert!(bank_b.iter().all(|b| *b == 0));
-    let data = partition_bytes(&disk, partition(&inventory, "cairn-data"));
+    let data = partition_bytes(&disk, partition(&inventory, partition::DATA));
     assert_eq!(&data[1024 + 0x38..1024 + 0x3a], &[0x53, 0xef], "ext4 magic");
-    assert_eq!(&data[1024 + 0x78..1024 + 0x78 + 10], b"cairn-data");
+    let label = cairn_layout::data::LABEL.as_bytes();
+    assert_eq!(&data[1024 + 0x78..1024 + 0x78 + label.len()], label);
 }

@@ -13,9 +13,15 @@ pub const MODULES_DIR: &str = "/lib/modules";
 /// Mount points PID 1 uses before anything else exists.
 pub const MOUNT_POINTS: [&str; 8] = ["dev", "proc", "sys", "run", "tmp", "etc", "bank", "data"];
 
-/// `path` as written into the archive (no leading `/`).
-pub fn archive_path(path: &str) -> &str {
-    path.trim_start_matches('/')
+/// `path` as written into the archive (without its leading `/`).
+pub const fn archive_path(path: &str) -> &str {
+    match path.as_bytes() {
+        [b'/', rest @ ..] => match std::str::from_utf8(rest) {
+            Ok(relative) => relative,
+            Err(_) => path,
+        },
+        _ => path,
+    }
 }
 
 #[cfg(test)]

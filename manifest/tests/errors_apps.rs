@@ -228,7 +228,10 @@ fn granted_paths() {
     );
     assert_eq!(
         error(&paths("\"/run\" = \"tmpfs\"")),
-        "6:1: path `/run` overlaps /run/cairn, which the OS provides"
+        format!(
+            "6:1: path `/run` overlaps {}, which the OS provides",
+            cairn_layout::run::DIR
+        )
     );
     assert_eq!(
         error(&paths("\"/data\" = \"stat\"")),

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use cairn_layout::bank;
 use cairn_manifest::Manifest;
 
 use super::bundle::{self, BundleKind};
@@ -22,8 +23,8 @@ pub fn stage(
     manifest_path: &Path,
 ) -> Result<StagedBundles, BuildError> {
     let manifest_dir = manifest_path.parent().unwrap_or(Path::new("."));
-    make_dirs(&stage.join("cairn/keys"))?;
-    copy_file(manifest_path, &stage.join("cairn/system.toml"), Some(0o644))?;
+    make_dirs(&stage.join(bank::KEYS_DIR))?;
+    copy_file(manifest_path, &stage.join(bank::MANIFEST), Some(0o644))?;
     let mut staged = Vec::new();
     make_dirs(&stage.join("apps"))?;
     for (name, app) in &manifest.apps {
@@ -49,8 +50,8 @@ pub fn seal(stage: &Path, version: &str, inventory_json: &[u8]) -> Result<(), Bu
         std::fs::write(&path, bytes)
             .map_err(BuildError::io(format!("cannot write {}", path.display())))
     };
-    write("cairn/version", format!("{version}\n").as_bytes())?;
-    write("cairn/inventory.json", inventory_json)?;
+    write(bank::VERSION, format!("{version}\n").as_bytes())?;
+    write(bank::INVENTORY, inventory_json)?;
     Ok(())
 }
 

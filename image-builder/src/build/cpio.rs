@@ -227,7 +227,7 @@ mod tests {
     fn sample() -> Archive {
         let mut a = Archive::new();
         a.file("init", 0o755, b"#!init".to_vec());
-        a.file("etc/cairn/modules", 0o644, b"a\nb\n".to_vec());
+        a.file("etc/x/modules", 0o644, b"a\nb\n".to_vec());
         a.char_device("dev/console", 0o600, 5, 1);
         a.dir("proc");
         a
@@ -243,10 +243,10 @@ mod tests {
             [
                 "dev",
                 "etc",
-                "etc/cairn",
+                "etc/x",
                 "proc",
                 "dev/console",
-                "etc/cairn/modules",
+                "etc/x/modules",
                 "init"
             ]
         );

@@ -11,9 +11,9 @@ use super::hash::Guid;
 use super::host::{self, MKFS_EXT4};
 use super::BuildError;
 
-pub const LABEL: &str = "cairn-data";
+pub const LABEL: &str = cairn_layout::data::LABEL;
 /// Directories present from the start (see the data partition's layout).
-const TOP_DIRS: [&str; 3] = ["apps", "cairn", "logs"];
+const TOP_DIRS: [&str; 3] = cairn_layout::data::TOP_DIRS;
 
 /// Makes the ext4 image `image` of `size` bytes; `scratch` is an empty
 /// directory it may use.

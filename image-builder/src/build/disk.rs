@@ -214,6 +214,7 @@ fn copy_sparse(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_layout::partition;
 
     fn sample(dir: &Path) -> Layout {
         let esp = dir.join("esp.img");
@@ -229,10 +230,10 @@ mod tests {
         Layout::new(
             guid("disk"),
             vec![
-                spec("esp", ESP_TYPE, 2, Some(esp)),
-                spec("cairn-a", LINUX_FS_TYPE, 3, None),
-                spec("cairn-b", LINUX_FS_TYPE, 3, None),
-                spec("cairn-data", LINUX_FS_TYPE, 1, None),
+                spec(partition::ESP, ESP_TYPE, 2, Some(esp)),
+                spec(partition::BANK_A, LINUX_FS_TYPE, 3, None),
+                spec(partition::BANK_B, LINUX_FS_TYPE, 3, None),
+                spec(partition::DATA, LINUX_FS_TYPE, 1, None),
             ],
         )
     }
@@ -278,14 +279,22 @@ mod tests {
         let disk = gpt::GptConfig::new().writable(false).open(&image).unwrap();
         let parts = disk.partitions();
         let names: Vec<_> = parts.values().map(|p| p.name.clone()).collect();
-        assert_eq!(names, ["esp", "cairn-a", "cairn-b", "cairn-data"]);
+        assert_eq!(
+            names,
+            [
+                partition::ESP,
+                partition::BANK_A,
+                partition::BANK_B,
+                partition::DATA
+            ]
+        );
         let esp = &parts[&1];
         assert_eq!(esp.first_lba, 2048);
         assert_eq!(esp.last_lba, 6143);
         assert_eq!(esp.part_type_guid.guid.to_string().to_uppercase(), ESP_TYPE);
         assert_eq!(
             esp.part_guid.to_string().to_uppercase(),
-            Guid::derive("test", "esp").to_string()
+            Guid::derive("test", partition::ESP).to_string()
         );
         assert_eq!(
             disk.guid().to_string().to_uppercase(),

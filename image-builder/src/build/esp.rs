@@ -6,6 +6,7 @@
 use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use cairn_layout::{cmdline, esp};
 use fatfs::{
     Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time, TimeProvider,
 };
@@ -15,8 +16,8 @@ use super::inventory::FileRecord;
 use super::BuildError;
 
 /// systemd-boot's fallback path on removable media, found by any UEFI firmware.
-pub const BOOTLOADER_PATH: &str = "EFI/BOOT/BOOTX64.EFI";
-pub const LOADER_CONF_PATH: &str = "loader/loader.conf";
+pub const BOOTLOADER_PATH: &str = esp::BOOTLOADER;
+pub const LOADER_CONF_PATH: &str = esp::LOADER_CONF;
 pub const VOLUME_LABEL: [u8; 11] = *b"CAIRN-ESP  ";
 /// Tries the boot counter starts with (`+3`).
 pub const BOOT_TRIES: u32 = 3;
@@ -28,13 +29,12 @@ pub const LOADER_CONF: &str =
 
 /// `loader/entries/cairn-<version>+3.conf`
 pub fn entry_path(version: &str) -> String {
-    format!("loader/entries/cairn-{version}+{BOOT_TRIES}.conf")
+    esp::counted_entry(version, BOOT_TRIES)
 }
 
-/// The Boot Loader Specification entry of one bank.
-pub fn entry_text(version: &str, bank: &str, board_cmdline: &str) -> String {
-    let mut options =
-        format!("root=PARTLABEL=cairn-{bank} cairn.bank={bank} cairn.version={version}");
+/// The Boot Loader Specification entry of bank `bank` (`a` or `b`).
+pub fn entry_text(version: &str, bank: char, board_cmdline: &str) -> String {
+    let mut options = cmdline::entry_options(bank, version);
     if !board_cmdline.trim().is_empty() {
         options.push(' ');
         options.push_str(board_cmdline.trim());
@@ -42,18 +42,20 @@ pub fn entry_text(version: &str, bank: &str, board_cmdline: &str) -> String {
     format!(
         "title      Cairn {version} (bank {bank})\n\
          version    {version}\n\
-         linux      /cairn/{version}/linux\n\
-         initrd     /cairn/{version}/initrd\n\
-         options    {options}\n"
+         linux      /{}\n\
+         initrd     /{}\n\
+         options    {options}\n",
+        esp::kernel(version),
+        esp::initrd(version),
     )
 }
 
 /// `cairn/<version>/linux` and `cairn/<version>/initrd`.
 pub fn kernel_path(version: &str) -> String {
-    format!("cairn/{version}/linux")
+    esp::kernel(version)
 }
 pub fn initrd_path(version: &str) -> String {
-    format!("cairn/{version}/initrd")
+    esp::initrd(version)
 }
 
 /// The timestamp every file and directory on the ESP gets.
@@ -69,14 +71,26 @@ impl TimeProvider for FixedTime {
     }
 }
 
-/// FAT dates start in 1980; earlier epochs (like 0) become 1980-01-01.
+/// FAT dates start in 1980 (and end in 2107); other epochs (like 0) become
+/// 1980-01-01.
 fn fat_time(epoch: u64) -> DateTime {
-    let days = i64::try_from(epoch / 86_400).unwrap_or(0);
-    let secs = epoch % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    let u16_of = |v: u64| u16::try_from(v).unwrap_or(0);
-    if !(1980..=2107).contains(&year) {
-        return DateTime {
+    let at = cairn_logging::record::utc(std::time::Duration::from_secs(epoch));
+    let field = |v: i8| u16::try_from(v).unwrap_or(0);
+    match u16::try_from(at.year()) {
+        Ok(year) if (1980..=2107).contains(&year) => DateTime {
+            date: Date {
+                year,
+                month: field(at.month()),
+                day: field(at.day()),
+            },
+            time: Time {
+                hour: field(at.hour()),
+                min: field(at.minute()),
+                sec: field(at.second()),
+                millis: 0,
+            },
+        },
+        _ => DateTime {
             date: Date {
                 year: 1980,
                 month: 1,
@@ -88,39 +102,8 @@ fn fat_time(epoch: u64) -> DateTime {
                 sec: 0,
                 millis: 0,
             },
-        };
-    }
-    DateTime {
-        date: Date {
-            year: u16::try_from(year).unwrap_or(1980),
-            month,
-            day,
-        },
-        time: Time {
-            hour: u16_of(secs / 3600),
-            min: u16_of(secs % 3600 / 60),
-            sec: u16_of(secs % 60),
-            millis: 0,
         },
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u16, u16) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        u16::try_from(month).unwrap_or(1),
-        u16::try_from(day).unwrap_or(1),
-    )
 }
 
 fn esp_error(context: &str) -> impl Fn(std::io::Error) -> BuildError + '_ {
@@ -217,7 +200,7 @@ pub fn files(
         ),
         (
             entry_path(version),
-            entry_text(version, "a", board_cmdline).into_bytes(),
+            entry_text(version, 'a', board_cmdline).into_bytes(),
         ),
         (kernel_path(version), kernel),
         (initrd_path(version), initrd),
@@ -229,22 +212,30 @@ mod tests {
     use std::io::Read;
 
     use super::*;
+    use cairn_layout::partition;
 
     #[test]
     fn entry_matches_the_contract() {
         assert_eq!(
             entry_path("0123456789ab"),
-            "loader/entries/cairn-0123456789ab+3.conf"
+            format!("{}/cairn-0123456789ab+3.conf", esp::ENTRIES_DIR)
         );
+        let text = entry_text("0123456789ab", 'a', "console=ttyS0,115200 panic=10");
+        let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
-            entry_text("0123456789ab", "a", "console=ttyS0,115200 panic=10"),
-            "title      Cairn 0123456789ab (bank a)\n\
-             version    0123456789ab\n\
-             linux      /cairn/0123456789ab/linux\n\
-             initrd     /cairn/0123456789ab/initrd\n\
-             options    root=PARTLABEL=cairn-a cairn.bank=a cairn.version=0123456789ab \
-             console=ttyS0,115200 panic=10\n"
+            lines,
+            [
+                "title      Cairn 0123456789ab (bank a)".to_string(),
+                "version    0123456789ab".to_string(),
+                format!("linux      /{}", esp::kernel("0123456789ab")),
+                format!("initrd     /{}", esp::initrd("0123456789ab")),
+                format!(
+                    "options    {} console=ttyS0,115200 panic=10",
+                    cmdline::entry_options('a', "0123456789ab")
+                ),
+            ]
         );
+        assert!(text.contains(&format!("PARTLABEL={} ", partition::BANK_A)));
     }
 
     #[test]
@@ -276,7 +267,9 @@ mod tests {
             std::fs::read(&first).unwrap(),
             std::fs::read(&second).unwrap()
         );
-        assert!(records.iter().any(|r| r.path == "/EFI/BOOT/BOOTX64.EFI"));
+        assert!(records
+            .iter()
+            .any(|r| r.path == format!("/{}", esp::BOOTLOADER)));
 
         let disk = std::fs::File::open(&first).unwrap();
         let fs = FileSystem::new(disk, FsOptions::new()).unwrap();
@@ -285,18 +278,18 @@ mod tests {
         assert_eq!(fs.volume_label(), "CAIRN-ESP");
         let root = fs.root_dir();
         let mut text = String::new();
-        root.open_file("loader/loader.conf")
+        root.open_file(esp::LOADER_CONF)
             .unwrap()
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text, LOADER_CONF);
         let mut kernel = Vec::new();
-        root.open_file("cairn/abcdef012345/linux")
+        root.open_file(&esp::kernel("abcdef012345"))
             .unwrap()
             .read_to_end(&mut kernel)
             .unwrap();
         assert_eq!(kernel, b"kernel");
-        let entries = root.open_dir("loader/entries").unwrap();
+        let entries = root.open_dir(esp::ENTRIES_DIR).unwrap();
         let entry = entries
             .iter()
             .map(Result::unwrap)

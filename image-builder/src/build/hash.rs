@@ -95,13 +95,14 @@ impl std::fmt::Display for Guid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_layout::partition;
 
     #[test]
     fn derivation_is_stable_and_purpose_specific() {
-        let a = Guid::derive("seed", "esp");
-        assert_eq!(a, Guid::derive("seed", "esp"));
-        assert_ne!(a, Guid::derive("seed", "cairn-a"));
-        assert_ne!(a, Guid::derive("other", "esp"));
+        let a = Guid::derive("seed", partition::ESP);
+        assert_eq!(a, Guid::derive("seed", partition::ESP));
+        assert_ne!(a, Guid::derive("seed", partition::BANK_A));
+        assert_ne!(a, Guid::derive("other", partition::ESP));
         let text = a.to_string();
         assert_eq!(&text[14..15], "4", "version nibble in {text}");
         assert!(matches!(&text[19..20], "8" | "9" | "A" | "B"), "{text}");

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use cairn_layout::initramfs::{self, archive_path};
 use flate2::{Compression, GzBuilder};
 
 use super::cpio::Archive;
@@ -11,11 +12,11 @@ use super::modules::ModuleFile;
 use super::BuildError;
 
 /// Where PID 1 reads the module load order.
-pub const MODULES_LIST: &str = "etc/cairn/modules";
+pub const MODULES_LIST: &str = archive_path(initramfs::MODULES_LIST);
 /// Where PID 1 reads the board config.
-pub const BOARD_CONFIG: &str = "etc/cairn/board.toml";
+pub const BOARD_CONFIG: &str = archive_path(initramfs::BOARD_CONFIG);
 /// Mount points PID 1 uses before anything else exists.
-const MOUNT_POINTS: [&str; 8] = ["dev", "proc", "sys", "run", "tmp", "etc", "bank", "data"];
+const MOUNT_POINTS: [&str; 8] = initramfs::MOUNT_POINTS;
 
 /// What goes into the initramfs.
 #[derive(Debug)]
@@ -31,7 +32,8 @@ pub struct Contents<'a> {
 /// The absolute in-image path of a module, as listed in `/etc/cairn/modules`.
 pub fn module_path(release: &str, module: &ModuleFile) -> String {
     format!(
-        "/lib/modules/{release}/{}",
+        "{}/{release}/{}",
+        initramfs::MODULES_DIR,
         module.relative.to_string_lossy()
     )
 }
@@ -47,7 +49,7 @@ pub fn archive(contents: &Contents<'_>) -> Result<Vec<u8>, BuildError> {
     // The kernel opens /dev/console for PID 1's stdio before anyone can mount
     // devtmpfs; without this node early output is lost.
     archive.char_device("dev/console", 0o600, 5, 1);
-    archive.file("init", 0o755, read(contents.init)?);
+    archive.file(archive_path(initramfs::INIT), 0o755, read(contents.init)?);
     let mut list = String::new();
     for module in contents.modules {
         let path = module_path(contents.kernel_release, module);
@@ -122,7 +124,7 @@ mod tests {
             Kind::CharDevice { major: 5, minor: 1 }
         );
         assert_eq!(
-            get("etc/cairn/modules").kind,
+            get(MODULES_LIST).kind,
             Kind::File(b"/lib/modules/6.1.0-test/kernel/drivers/virtio/virtio.ko\n".to_vec())
         );
         assert_eq!(

@@ -46,12 +46,12 @@ fn a_written_ca_is_checked_and_staged_by_the_remotes_index() {
 
     let staged = dir.path().join("stage");
     stage(&staged, &files).unwrap();
-    let placed = staged.join("cairn/logging/ca/1.pem");
+    let placed = staged.join(cairn_layout::bank::logging_ca(1));
     assert_eq!(std::fs::read_to_string(&placed).unwrap(), pem);
     let mode = std::fs::metadata(&placed).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o644);
     // Only the TLS remote has a file.
-    let names: Vec<_> = std::fs::read_dir(staged.join("cairn/logging/ca"))
+    let names: Vec<_> = std::fs::read_dir(staged.join(cairn_layout::bank::LOGGING_CA_DIR))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();

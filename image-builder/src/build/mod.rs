@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use cairn_layout::partition;
+
 use crate::board::Board;
 
 mod apt;
@@ -20,7 +22,6 @@ mod disk;
 mod elf;
 mod error;
 mod esp;
-pub(crate) use esp::civil_from_days;
 mod fsutil;
 mod hash;
 mod host;
@@ -283,7 +284,7 @@ fn bank_a(
     step.done(&format!("version {version}, {} entries", files.len()));
 
     let step = progress.step("squashing bank a");
-    let squashfs = work.join("cairn-a.squashfs");
+    let squashfs = work.join(format!("{}.squashfs", partition::BANK_A));
     let squashfs_size = bank::squash(&stage, &squashfs, inputs.sizes.bank, inputs.epoch)?;
     step.done(&mib(squashfs_size));
     Ok(BankA {
@@ -361,10 +362,15 @@ fn assemble(
     let layout = disk::Layout::new(
         Guid::derive(&seed, "disk"),
         vec![
-            spec("esp", esp_type, sizes.esp, Some(esp_image)),
-            spec("cairn-a", linux_fs, sizes.bank, Some(bank.squashfs.clone())),
-            spec("cairn-b", linux_fs, sizes.bank, None),
-            spec("cairn-data", linux_fs, sizes.data, Some(data_image)),
+            spec(partition::ESP, esp_type, sizes.esp, Some(esp_image)),
+            spec(
+                partition::BANK_A,
+                linux_fs,
+                sizes.bank,
+                Some(bank.squashfs.clone()),
+            ),
+            spec(partition::BANK_B, linux_fs, sizes.bank, None),
+            spec(partition::DATA, linux_fs, sizes.data, Some(data_image)),
         ],
     );
     // Written aside and renamed, so disk.img is never half an image.

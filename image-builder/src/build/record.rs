@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use cairn_layout::partition;
+
 use super::hash::{sha256_file, sha256_hex};
 use super::inventory::{
     BankRecord, BlobRecord, BoardRecord, DataRecord, DiskRecord, InitramfsRecord, Inventory,
@@ -61,13 +63,13 @@ pub(super) fn inventory(
         },
         banks: vec![
             BankRecord {
-                name: "cairn-a".into(),
+                name: partition::BANK_A.into(),
                 squashfs_sha256: sha256_file(&bank.squashfs)?,
                 squashfs_size: bank.squashfs_size,
                 files: bank.files.clone(),
             },
             BankRecord {
-                name: "cairn-b".into(),
+                name: partition::BANK_B.into(),
                 squashfs_sha256: String::new(),
                 squashfs_size: 0,
                 files: Vec::new(),
@@ -106,13 +108,13 @@ pub(super) fn summary(
     ));
     for p in &inventory.partitions {
         let holds = match p.name.as_str() {
-            "esp" => format!(
+            partition::ESP => format!(
                 ", kernel {} + initramfs {}",
                 mib(inventory.kernel.vmlinuz_size),
                 mib(inventory.initramfs.size)
             ),
-            "cairn-a" => format!(", squashfs {}", mib(inventory.banks[0].squashfs_size)),
-            "cairn-b" => ", empty".to_string(),
+            partition::BANK_A => format!(", squashfs {}", mib(inventory.banks[0].squashfs_size)),
+            partition::BANK_B => ", empty".to_string(),
             _ => String::new(),
         };
         progress.summary(&format!("  {:<11} {}{holds}", p.name, mib(p.size)));

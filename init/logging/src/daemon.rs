@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn the_command_line_round_trips() {
         let config = Config {
-            dir: Some(PathBuf::from("/data/logs")),
+            dir: Some(PathBuf::from("/var/log/cairn")),
             max_size: 10 << 20,
             keep: 5,
             hostname: "edge-01".into(),
@@ -238,7 +238,7 @@ mod tests {
                 transport: SyslogTransport::Tls,
                 host: "logs.example.net".into(),
                 port: 6514,
-                ca: PathBuf::from("/bank/cairn/logging/ca/0.pem"),
+                ca: PathBuf::from("/etc/ca/0.pem"),
             }],
         };
         assert_eq!(Config::parse(&config.to_args()), Ok(config));

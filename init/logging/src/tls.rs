@@ -110,7 +110,9 @@ mod tests {
 
     #[test]
     fn each_remote_has_its_own_file_in_the_bank() {
-        assert_eq!(bank_ca(0), Path::new("/bank/cairn/logging/ca/0.pem"));
-        assert_eq!(bank_ca(3), Path::new("/bank/cairn/logging/ca/3.pem"));
+        let in_bank = |n: usize| PathBuf::from(bank::booted(&bank::logging_ca(n)));
+        assert_eq!(bank_ca(0), in_bank(0));
+        assert_eq!(bank_ca(3), in_bank(3));
+        assert_ne!(bank_ca(0), bank_ca(3));
     }
 }

@@ -205,7 +205,10 @@ fn a_job_fires_on_time_with_the_app_environment_and_its_history() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("\"code\":3"), "{}", lines[0]);
     assert!(
-        lines[0].contains("\"log\":\"/data/logs/tick\""),
+        lines[0].contains(&format!(
+            "\"log\":\"{}\"",
+            cairn_layout::data::log_dir("tick")
+        )),
         "{}",
         lines[0]
     );

@@ -223,13 +223,13 @@ fn probe() {
     fact("count", count);
     fact(
         "resources",
-        fs::read_to_string("/run/cairn/resources.json")
+        fs::read_to_string(cairn_layout::run::RESOURCES)
             .unwrap_or_default()
             .trim(),
     );
     attempt(
         "write_resources",
-        fs::write("/run/cairn/resources.json", b"{}"),
+        fs::write(cairn_layout::run::RESOURCES, b"{}"),
     );
     let notify = std::env::var("NOTIFY_SOCKET").unwrap_or_default();
     attempt(

@@ -9,7 +9,7 @@ use crate::suggest;
 use crate::tree::Kind;
 
 /// Places the OS provides in every tree; a grant may not cover or hide them.
-const RESERVED: &[&str] = &["/proc", "/dev", "/sys", "/run/cairn"];
+const RESERVED: &[&str] = &["/proc", "/dev", "/sys", cairn_layout::run::DIR];
 
 const GRANT_HELP: &str =
     "a path is granted as \"state\", \"tmpfs\" or { bundle = \"host/path\", readonly = true }";
@@ -123,10 +123,10 @@ fn path_problem(path: &str) -> Option<(String, Option<String>)> {
         if covered || hides {
             return Some((
                 format!("overlaps {reserved}, which the OS provides"),
-                Some(
-                    "/proc, /dev, /sys and /run/cairn are set up by the OS; choose another path"
-                        .into(),
-                ),
+                Some(format!(
+                    "{} are set up by the OS; choose another path",
+                    RESERVED.join(", ")
+                )),
             ));
         }
     }
@@ -266,8 +266,10 @@ mod tests {
         assert!(problem("/proc").contains("/proc"));
         assert!(problem("/dev/shm").contains("/dev"));
         assert!(problem("/sys/fs/cgroup").contains("/sys"));
-        assert!(problem("/run/cairn/x").contains("/run/cairn"));
-        assert!(problem("/run").contains("/run/cairn"));
+        let run = cairn_layout::run::DIR;
+        let below = format!("{run}/x");
+        assert!(problem(&below).contains(run));
+        assert!(problem("/run").contains(run));
     }
 
     #[test]

@@ -16,9 +16,9 @@ use crate::boot::partitions::Partition;
 use cairn_sys::mount::{Linux, MsFlags};
 
 /// Where the ESP is mounted while blessing.
-pub const ESP_MOUNT_POINT: &str = "/run/cairn/esp";
+pub const ESP_MOUNT_POINT: &str = cairn_layout::run::ESP_MOUNT;
 /// The entries directory inside the ESP.
-pub const ENTRIES_DIR: &str = "loader/entries";
+pub const ENTRIES_DIR: &str = cairn_layout::esp::ENTRIES_DIR;
 
 /// A boot counter from an entry's name: tries left, tries done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,9 @@
 
 use std::fmt;
 
+use cairn_layout::cmdline::{BANK, DEBUG, VERSION};
+use cairn_layout::partition;
+
 /// One of the two system banks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bank {
@@ -18,8 +21,8 @@ impl Bank {
     /// The GPT partition name of this bank.
     pub fn partition_name(self) -> &'static str {
         match self {
-            Bank::A => "cairn-a",
-            Bank::B => "cairn-b",
+            Bank::A => partition::BANK_A,
+            Bank::B => partition::BANK_B,
         }
     }
 }
@@ -44,9 +47,9 @@ pub struct Cmdline {
 /// A command line PID 1 cannot boot from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CmdlineError {
-    #[error("cairn.bank must be a or b, not {0:?}")]
+    #[error("{BANK} must be a or b, not {0:?}")]
     BadBank(String),
-    #[error("cairn.version is empty")]
+    #[error("{VERSION} is empty")]
     EmptyVersion,
 }
 
@@ -92,23 +95,24 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError> {
             Some((key, value)) => (key, Some(value)),
             None => (word.as_str(), None),
         };
+        let root_label = value.and_then(|v| v.strip_prefix("PARTLABEL="));
         match (key, value) {
-            ("cairn.bank", Some(value)) => {
+            (BANK, Some(value)) => {
                 out.bank = Some(match value {
                     "a" | "A" => Bank::A,
                     "b" | "B" => Bank::B,
                     other => return Err(CmdlineError::BadBank(other.to_string())),
                 });
             }
-            ("cairn.version", Some(value)) => {
+            (VERSION, Some(value)) => {
                 if value.is_empty() {
                     return Err(CmdlineError::EmptyVersion);
                 }
                 out.version = Some(value.to_string());
             }
-            ("cairn.debug", None | Some("1" | "yes" | "true")) => out.debug = true,
-            ("root", Some("PARTLABEL=cairn-a")) => root_bank = Some(Bank::A),
-            ("root", Some("PARTLABEL=cairn-b")) => root_bank = Some(Bank::B),
+            (DEBUG, None | Some("1" | "yes" | "true")) => out.debug = true,
+            ("root", Some(_)) if root_label == Some(partition::BANK_A) => root_bank = Some(Bank::A),
+            ("root", Some(_)) if root_label == Some(partition::BANK_B) => root_bank = Some(Bank::B),
             _ => {}
         }
     }
@@ -124,8 +128,11 @@ mod tests {
 
     #[test]
     fn reads_bank_and_version_among_other_parameters() {
-        let text = "root=PARTLABEL=cairn-b cairn.bank=b cairn.version=0123456789ab \
-                    console=ttyS0,115200 loglevel=4 printk.devkmsg=on panic=10\n";
+        let text = format!(
+            "{} console=ttyS0,115200 loglevel=4 printk.devkmsg=on panic=10\n",
+            cairn_layout::cmdline::entry_options('b', "0123456789ab")
+        );
+        let text = text.as_str();
         let cmdline = parse(text).unwrap();
         assert_eq!(cmdline.bank, Some(Bank::B));
         assert_eq!(cmdline.version.as_deref(), Some("0123456789ab"));
@@ -134,7 +141,7 @@ mod tests {
 
     #[test]
     fn falls_back_to_the_root_partition_label() {
-        let cmdline = parse("root=PARTLABEL=cairn-a quiet").unwrap();
+        let cmdline = parse(&format!("root=PARTLABEL={} quiet", partition::BANK_A)).unwrap();
         assert_eq!(cmdline.bank, Some(Bank::A));
         assert_eq!(cmdline.version, None);
     }
@@ -143,15 +150,22 @@ mod tests {
     fn missing_bank_is_none_and_bad_values_are_errors() {
         assert_eq!(parse("console=ttyS0").unwrap().bank, None);
         assert_eq!(
-            parse("cairn.bank=c"),
+            parse(&format!("{BANK}=c")),
             Err(CmdlineError::BadBank("c".to_string()))
         );
-        assert_eq!(parse("cairn.version="), Err(CmdlineError::EmptyVersion));
+        assert_eq!(
+            parse(&format!("{VERSION}=")),
+            Err(CmdlineError::EmptyVersion)
+        );
+        assert_eq!(
+            CmdlineError::BadBank("c".into()).to_string(),
+            format!("{BANK} must be a or b, not \"c\"")
+        );
     }
 
     #[test]
     fn last_value_wins_and_debug_is_a_flag() {
-        let cmdline = parse("cairn.bank=a cairn.bank=b cairn.debug").unwrap();
+        let cmdline = parse(&format!("{BANK}=a {BANK}=b {DEBUG}")).unwrap();
         assert_eq!(cmdline.bank, Some(Bank::B));
         assert!(cmdline.debug);
     }
@@ -167,7 +181,7 @@ mod tests {
 
     #[test]
     fn banks_name_their_partitions() {
-        assert_eq!(Bank::A.partition_name(), "cairn-a");
+        assert_eq!(Bank::A.partition_name(), partition::BANK_A);
         assert_eq!(Bank::B.to_string(), "b");
     }
 }

@@ -5,8 +5,10 @@
 //! persistence, so the apps still start and an operator can see why.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
+
+use cairn_layout::data as data_layout;
 
 use crate::boot::grow::{self, GrowOutcome};
 use crate::boot::mounts::{MountSpec, MountTable};
@@ -14,7 +16,7 @@ use crate::boot::partitions::Partition;
 use cairn_sys::mount::{Linux, MsFlags};
 
 /// Where the data partition is mounted.
-pub const MOUNT_POINT: &str = "/data";
+const MOUNT_POINT: &str = data_layout::MOUNT_POINT;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -80,11 +82,10 @@ fn grow_filesystem(before: crate::boot::ext4::Ext4Size, partition_bytes: u64, mo
     }
 }
 
-/// Reads, increments and durably stores `<data>/cairn/boot-count`.
+/// Reads, increments and durably stores the boot count in the data
+/// partition mounted at `data`.
 pub fn bump_boot_count(data: &Path) -> io::Result<u64> {
-    let dir = data.join("cairn");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("boot-count");
+    let path = data.join(data_layout::BOOT_COUNT);
     let previous = match std::fs::read_to_string(&path) {
         Ok(text) => text.trim().parse::<u64>().unwrap_or_else(|_| {
             tracing::warn!("boot-count held {:?}; starting over", text.trim());
@@ -94,12 +95,7 @@ pub fn bump_boot_count(data: &Path) -> io::Result<u64> {
         Err(err) => return Err(err),
     };
     let count = previous.saturating_add(1);
-    let tmp = dir.join("boot-count.tmp");
-    let mut file = File::create(&tmp)?;
-    writeln!(file, "{count}")?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    File::open(&dir)?.sync_all()?;
+    cairn_sys::fs::write_atomically(&path, format!("{count}\n").as_bytes())?;
     Ok(count)
 }
 
@@ -167,16 +163,21 @@ mod tests {
         assert_eq!(bump_boot_count(tmp.path()).unwrap(), 1);
         assert_eq!(bump_boot_count(tmp.path()).unwrap(), 2);
         assert_eq!(bump_boot_count(tmp.path()).unwrap(), 3);
-        let stored = std::fs::read_to_string(tmp.path().join("cairn/boot-count")).unwrap();
+        let stored = std::fs::read_to_string(tmp.path().join(data_layout::BOOT_COUNT)).unwrap();
         assert_eq!(stored, "3\n");
-        assert!(!tmp.path().join("cairn/boot-count.tmp").exists());
+        let dir = tmp.path().join(data_layout::SYSTEM);
+        let names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[test]
     fn a_garbled_boot_count_starts_over() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(tmp.path().join("cairn")).unwrap();
-        std::fs::write(tmp.path().join("cairn/boot-count"), "seven\n").unwrap();
+        std::fs::create_dir_all(tmp.path().join(data_layout::SYSTEM)).unwrap();
+        std::fs::write(tmp.path().join(data_layout::BOOT_COUNT), "seven\n").unwrap();
         assert_eq!(bump_boot_count(tmp.path()).unwrap(), 1);
     }
 }

@@ -266,6 +266,7 @@ fn update_protective_mbr(dev: &mut (impl Read + Write + Seek), disk_lbas: u64) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_layout::partition;
     use gpt::disk::LogicalBlockSize;
     use std::fs::{File, OpenOptions};
 
@@ -289,10 +290,10 @@ mod tests {
             .create_from_device(file, None)
             .unwrap();
         for (name, size) in [
-            ("esp", 2),
-            ("cairn-a", 4),
-            ("cairn-b", 4),
-            ("cairn-data", 2),
+            (partition::ESP, 2),
+            (partition::BANK_A, 4),
+            (partition::BANK_B, 4),
+            (partition::DATA, 2),
         ] {
             disk.add_partition(
                 name,
@@ -366,7 +367,7 @@ mod tests {
         assert_eq!(data_after.first_lba, data_before.first_lba);
         assert_eq!(data_after.last_lba, expected_last);
         assert_eq!(data_after.part_guid, data_before.part_guid);
-        assert_eq!(data_after.name, "cairn-data");
+        assert_eq!(data_after.name, partition::DATA);
         assert_eq!(after.partitions()[&2], bank_before);
 
         // The backup array really holds the same entries.

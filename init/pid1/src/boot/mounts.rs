@@ -237,7 +237,7 @@ mod tests {
             ..FakeMounts::default()
         };
         let mut table = MountTable::default();
-        for target in ["/proc", "/dev", "/bank", "/data"] {
+        for target in ["/proc", "/dev", "/srv", "/mnt"] {
             table
                 .mount(
                     &mut ops,
@@ -250,8 +250,8 @@ mod tests {
         assert_eq!(
             ops.calls,
             vec![
-                "umount /data",
-                "umount /bank",
+                "umount /mnt",
+                "umount /srv",
                 "umount /dev",
                 "detach /dev",
                 "umount /proc"
@@ -266,11 +266,9 @@ mod tests {
     fn single_unmount_forgets_the_target() {
         let mut ops = FakeMounts::default();
         let mut table = MountTable::default();
-        let esp = MountSpec::new("/dev/vda1", "/run/cairn/esp", "vfat", MsFlags::empty(), "");
+        let esp = MountSpec::new("/dev/vda1", "/mnt/esp", "vfat", MsFlags::empty(), "");
         table.mount(&mut ops, &esp).unwrap();
-        table
-            .unmount(&mut ops, Path::new("/run/cairn/esp"))
-            .unwrap();
+        table.unmount(&mut ops, Path::new("/mnt/esp")).unwrap();
         assert!(table.unmount_all(&mut ops).is_empty());
     }
 }

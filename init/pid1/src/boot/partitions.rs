@@ -13,10 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// GPT names PID 1 looks for.
-pub const ESP: &str = "esp";
-pub const DATA: &str = "cairn-data";
-pub const ALL: [&str; 4] = [ESP, "cairn-a", "cairn-b", DATA];
+use cairn_layout::partition;
 
 /// A whole disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +144,7 @@ pub fn select(found: &[Partition], bank: &str) -> BTreeMap<String, Partition> {
         .map(|p| p.disk.name.clone());
     let mut chosen = BTreeMap::new();
     for part in found {
-        if !ALL.contains(&part.name.as_str()) {
+        if !partition::ALL.contains(&part.name.as_str()) {
             continue;
         }
         if let Some(home) = &home {
@@ -173,7 +170,9 @@ pub fn wait_for(
     let deadline = Instant::now() + limit;
     loop {
         let chosen = select(&scan(class_block).unwrap_or_default(), bank);
-        if ALL.iter().all(|name| chosen.contains_key(*name)) || Instant::now() >= deadline {
+        if partition::ALL.iter().all(|name| chosen.contains_key(*name))
+            || Instant::now() >= deadline
+        {
             return chosen;
         }
         std::thread::sleep(every);
@@ -230,18 +229,21 @@ pub(crate) mod tests {
 
     fn cairn_parts() -> Vec<(&'static str, u64, u64)> {
         vec![
-            ("esp", 2048, 131072),
-            ("cairn-a", 133120, 393216),
-            ("cairn-b", 526336, 393216),
-            ("cairn-data", 919552, 131072),
+            (partition::ESP, 2048, 131072),
+            (partition::BANK_A, 133120, 393216),
+            (partition::BANK_B, 526336, 393216),
+            (partition::DATA, 919552, 131072),
         ]
     }
 
     #[test]
     fn parses_uevent_lines() {
-        let map = parse_uevent("MAJOR=254\nPARTNAME=cairn-a\nbroken line\n");
+        let map = parse_uevent(&format!(
+            "MAJOR=254\nPARTNAME={}\nbroken line\n",
+            partition::BANK_A
+        ));
         assert_eq!(map.get("MAJOR").unwrap(), "254");
-        assert_eq!(map.get("PARTNAME").unwrap(), "cairn-a");
+        assert_eq!(map.get("PARTNAME").unwrap(), partition::BANK_A);
         assert_eq!(map.len(), 2);
     }
 
@@ -251,7 +253,7 @@ pub(crate) mod tests {
         fake_sysfs(tmp.path(), "vda", 254, &cairn_parts());
         let found = scan(&tmp.path().join("class/block")).unwrap();
         assert_eq!(found.len(), 4);
-        let data = found.iter().find(|p| p.name == "cairn-data").unwrap();
+        let data = found.iter().find(|p| p.name == partition::DATA).unwrap();
         assert_eq!(data.devname, "vda4");
         assert_eq!(data.number, 4);
         assert_eq!((data.major, data.minor), (254, 4));
@@ -270,16 +272,16 @@ pub(crate) mod tests {
             tmp.path(),
             "vda",
             254,
-            &[("esp", 2048, 100), ("cairn-data", 4096, 100)],
+            &[(partition::ESP, 2048, 100), (partition::DATA, 4096, 100)],
         );
         fake_sysfs(tmp.path(), "vdb", 253, &cairn_parts());
         let found = scan(&tmp.path().join("class/block")).unwrap();
-        let chosen = select(&found, "cairn-a");
+        let chosen = select(&found, partition::BANK_A);
         assert_eq!(chosen.len(), 4);
         assert!(chosen.values().all(|p| p.disk.name == "vdb"));
         // Without the bank, the first of each name is taken.
         let chosen = select(&found, "cairn-x");
-        assert_eq!(chosen["esp"].disk.name, "vda");
+        assert_eq!(chosen[partition::ESP].disk.name, "vda");
     }
 
     #[test]
@@ -289,17 +291,20 @@ pub(crate) mod tests {
             tmp.path(),
             "vda",
             254,
-            &[("esp", 2048, 100), ("cairn-a", 4096, 100)],
+            &[(partition::ESP, 2048, 100), (partition::BANK_A, 4096, 100)],
         );
         let start = Instant::now();
         let chosen = wait_for(
             &tmp.path().join("class/block"),
-            "cairn-a",
+            partition::BANK_A,
             Duration::from_millis(100),
             Duration::from_millis(20),
         );
         assert!(start.elapsed() >= Duration::from_millis(100));
-        assert_eq!(chosen.keys().collect::<Vec<_>>(), vec!["cairn-a", "esp"]);
+        assert_eq!(
+            chosen.keys().collect::<Vec<_>>(),
+            vec![partition::BANK_A, partition::ESP]
+        );
     }
 
     #[test]
@@ -309,7 +314,7 @@ pub(crate) mod tests {
         let start = Instant::now();
         let chosen = wait_for(
             &tmp.path().join("class/block"),
-            "cairn-a",
+            partition::BANK_A,
             Duration::from_secs(10),
             Duration::from_millis(20),
         );

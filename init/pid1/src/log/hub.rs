@@ -189,6 +189,7 @@ fn wait(handles: &[(OwnedFd, PollFlags)], limit: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_layout::bank;
     use cairn_manifest::SyslogTransport;
 
     #[test]
@@ -212,13 +213,13 @@ mod tests {
                     SyslogTransport::Tls,
                     "a.example",
                     6514,
-                    Path::new("/bank/cairn/logging/ca/1.pem")
+                    Path::new(&bank::booted(&bank::logging_ca(1)))
                 ),
                 (
                     SyslogTransport::Tls,
                     "b.example",
                     7514,
-                    Path::new("/bank/cairn/logging/ca/2.pem")
+                    Path::new(&bank::booted(&bank::logging_ca(2)))
                 ),
             ]
         );

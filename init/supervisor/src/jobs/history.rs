@@ -127,7 +127,7 @@ mod tests {
             status: Some(ExitStatus::Code(0)),
             start_error: None,
             timed_out: false,
-            log: "/data/logs/backup".into(),
+            log: "/logs/backup".into(),
         }
     }
 
@@ -138,7 +138,7 @@ mod tests {
         e.timed_out = true;
         assert_eq!(
             e.to_json(),
-            "{\"job\":\"backup\",\"reason\":\"schedule\",\"scheduled\":\"2027-01-15T08:00:00Z\",\"start\":\"2027-01-15T08:00:00Z\",\"end\":\"2027-01-15T08:00:00Z\",\"exit\":\"signal SIGTERM\",\"code\":null,\"signal\":15,\"timed_out\":true,\"log\":\"/data/logs/backup\"}"
+            "{\"job\":\"backup\",\"reason\":\"schedule\",\"scheduled\":\"2027-01-15T08:00:00Z\",\"start\":\"2027-01-15T08:00:00Z\",\"end\":\"2027-01-15T08:00:00Z\",\"exit\":\"signal SIGTERM\",\"code\":null,\"signal\":15,\"timed_out\":true,\"log\":\"/logs/backup\"}"
         );
         let mut never = entry(0);
         never.reason = Reason::Reboot;

@@ -6,15 +6,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cairn_layout::{bank, data};
 use cairn_manifest::{App, Job, Restart, Sockets};
 
 /// Where the builder puts each job's tree in a bank: `/bank/jobs/<name>`
 /// (see `docs/architecture.md`).
-pub const JOB_TREES: &str = "/bank/jobs";
+pub const JOB_TREES: &str = bank::JOBS_PATH;
 
 /// Where a job's output ends up (the log directory of its name).
 pub fn log_location(job: &str) -> String {
-    format!("/data/logs/{job}")
+    data::log_dir(job)
 }
 
 /// The app a run of `job` is started as. `stop_grace` becomes its
@@ -42,7 +43,7 @@ pub fn app_for(job: &Job, stop_grace: Duration) -> App {
 /// (`/bank/apps` and `/bank/jobs` in an image, the same under a `cairn dev`
 /// directory); a root of any other name holds both.
 pub fn trees_root(apps_root: &std::path::Path) -> PathBuf {
-    if apps_root == std::path::Path::new("/bank/apps") {
+    if apps_root == std::path::Path::new(bank::APPS_PATH) {
         return PathBuf::from(JOB_TREES);
     }
     match apps_root.parent() {
@@ -98,8 +99,8 @@ pub(crate) mod tests {
     #[test]
     fn job_trees_sit_beside_app_trees() {
         assert_eq!(
-            trees_root(std::path::Path::new("/bank/apps")),
-            PathBuf::from("/bank/jobs")
+            trees_root(std::path::Path::new(bank::APPS_PATH)),
+            PathBuf::from(bank::JOBS_PATH)
         );
         assert_eq!(
             trees_root(std::path::Path::new("/home/dev/.cairn/dev/bank/apps")),
@@ -110,6 +111,6 @@ pub(crate) mod tests {
             trees_root(std::path::Path::new("/tmp/trees")),
             PathBuf::from("/tmp/trees")
         );
-        assert_eq!(log_location("backup"), "/data/logs/backup");
+        assert_eq!(log_location("backup"), data::log_dir("backup"));
     }
 }

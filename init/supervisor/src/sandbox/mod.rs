@@ -61,7 +61,7 @@ use crate::sys::spawn::{self, SpawnError};
 pub const APP_PID: &str = "2";
 
 /// The notify socket, inside the app and in PID 1's root alike.
-pub const NOTIFY_SOCKET: &str = "/run/cairn/notify";
+pub const NOTIFY_SOCKET: &str = cairn_layout::run::NOTIFY;
 
 /// Where an instance's pieces are in PID 1's mount namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,10 +108,10 @@ impl SandboxPaths {
     /// The paths of a booted Cairn system (see docs/architecture.md).
     pub fn booted() -> SandboxPaths {
         SandboxPaths {
-            apps: PathBuf::from("/bank/apps"),
-            state: PathBuf::from("/data/apps"),
-            roots: PathBuf::from("/run/cairn/roots"),
-            run: PathBuf::from("/run/cairn/apps"),
+            apps: PathBuf::from(cairn_layout::bank::APPS_PATH),
+            state: PathBuf::from(cairn_layout::data::APPS_PATH),
+            roots: PathBuf::from(cairn_layout::run::ROOTS),
+            run: PathBuf::from(cairn_layout::run::APPS),
             notify: PathBuf::from(NOTIFY_SOCKET),
             dev: PathBuf::from("/dev"),
             user_namespace: None,
@@ -522,13 +522,13 @@ mod tests {
 3 1 0:3 / /dev rw - devtmpfs devtmpfs rw
 4 3 0:4 / /dev/pts rw - devpts devpts rw
 5 1 0:5 / /run rw - tmpfs tmpfs rw
-6 5 0:6 / /run/cairn/esp rw - vfat vfat rw
-7 5 0:7 / /run/cairn/roots/web rw - tmpfs tmpfs rw
-8 7 0:8 / /run/cairn/roots/web/bin ro - squashfs squashfs ro
+6 5 0:6 / /run/os/esp rw - vfat vfat rw
+7 5 0:7 / /run/os/roots/web rw - tmpfs tmpfs rw
+8 7 0:8 / /run/os/roots/web/bin ro - squashfs squashfs ro
 9 1 0:9 / /my\\040data rw - ext4 ext4 rw
 ";
-        let detach = mounts_to_detach(mountinfo, Path::new("/run/cairn/roots/web"));
-        let expected: Vec<PathBuf> = ["/dev", "/my data", "/proc", "/run/cairn/esp"]
+        let detach = mounts_to_detach(mountinfo, Path::new("/run/os/roots/web"));
+        let expected: Vec<PathBuf> = ["/dev", "/my data", "/proc", "/run/os/esp"]
             .iter()
             .map(PathBuf::from)
             .collect();

@@ -360,7 +360,10 @@ fn push_grants(steps: &mut Vec<Step>, app: &App, layout: &Layout, tree_dirs: &BT
     let root = &layout.root;
     // Directories that exist in the root: the OS-provided ones, and those
     // created for earlier grants.
-    let mut made: BTreeSet<PathBuf> = ["/run", "/run/cairn"].iter().map(PathBuf::from).collect();
+    let mut made: BTreeSet<PathBuf> = ["/run", cairn_layout::run::DIR]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
     for (name, grant) in &app.paths {
         let path = Path::new(name);
         if let PathGrant::Bundle { readonly, .. } = grant {

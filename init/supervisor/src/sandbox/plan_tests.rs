@@ -1,15 +1,16 @@
 use super::*;
 use crate::supervisor::app::tests::app;
+use cairn_layout::run::{NOTIFY, RESOURCES};
 
 fn layout(entries: Vec<TreeEntry>) -> Layout {
     Layout {
-        tree: PathBuf::from("/bank/apps/web"),
+        tree: PathBuf::from("/b/apps/web"),
         entries,
         root: PathBuf::from("/r"),
-        state: PathBuf::from("/data/apps/web/0"),
-        copies: PathBuf::from("/run/cairn/apps/web/writable-7"),
-        resources: PathBuf::from("/run/cairn/apps/web/resources.json"),
-        notify: Some(PathBuf::from("/run/cairn/notify")),
+        state: PathBuf::from("/d/apps/web/0"),
+        copies: PathBuf::from("/rt/apps/web/writable-7"),
+        resources: PathBuf::from("/rt/apps/web/resources.json"),
+        notify: Some(PathBuf::from("/rt/notify")),
         dev: PathBuf::from("/dev"),
     }
 }
@@ -90,17 +91,17 @@ fn the_whole_plan_for_a_typical_app_in_order() {
         "mount - / - MS_REC | MS_PRIVATE -".to_string(),
         "mount tmpfs /r tmpfs MS_NOSUID | MS_NODEV mode=0755,size=1m".to_string(),
         "mkdir /r/bin 755".to_string(),
-        "mount /bank/apps/web/bin /r/bin - MS_BIND | MS_REC -".to_string(),
+        "mount /b/apps/web/bin /r/bin - MS_BIND | MS_REC -".to_string(),
         format!("mount - /r/bin - {ro} -"),
         "symlink /r/lib64 -> usr/lib64".to_string(),
         "mkdir /r/tmp 755".to_string(),
-        "mount /bank/apps/web/tmp /r/tmp - MS_BIND | MS_REC -".to_string(),
+        "mount /b/apps/web/tmp /r/tmp - MS_BIND | MS_REC -".to_string(),
         format!("mount - /r/tmp - {ro} -"),
         "mkdir /r/var 755".to_string(),
-        "mount /bank/apps/web/var /r/var - MS_BIND | MS_REC -".to_string(),
+        "mount /b/apps/web/var /r/var - MS_BIND | MS_REC -".to_string(),
         format!("mount - /r/var - {ro} -"),
         "touch /r/version".to_string(),
-        "mount /bank/apps/web/version /r/version - MS_BIND | MS_REC -".to_string(),
+        "mount /b/apps/web/version /r/version - MS_BIND | MS_REC -".to_string(),
         format!("mount - /r/version - {ro} -"),
         "mkdir /r/dev 755".to_string(),
         "mount tmpfs /r/dev tmpfs MS_NOSUID | MS_NOEXEC mode=0755,size=64k".to_string(),
@@ -131,17 +132,16 @@ fn the_whole_plan_for_a_typical_app_in_order() {
         "mkdir /r/run 755".to_string(),
         "mount tmpfs /r/run tmpfs MS_NOSUID | MS_NODEV | MS_NOEXEC mode=0755,size=1m".to_string(),
         "mkdir /r/run/cairn 755".to_string(),
-        "touch /r/run/cairn/resources.json".to_string(),
-        "mount /run/cairn/apps/web/resources.json /r/run/cairn/resources.json - MS_BIND | MS_REC -"
-            .to_string(),
-        format!("mount - /r/run/cairn/resources.json - {ro} -"),
-        "touch /r/run/cairn/notify".to_string(),
-        "mount /run/cairn/notify /r/run/cairn/notify - MS_BIND | MS_REC -".to_string(),
+        format!("touch /r{RESOURCES}"),
+        format!("mount /rt/apps/web/resources.json /r{RESOURCES} - MS_BIND | MS_REC -"),
+        format!("mount - /r{RESOURCES} - {ro} -"),
+        format!("touch /r{NOTIFY}"),
+        format!("mount /rt/notify /r{NOTIFY} - MS_BIND | MS_REC -"),
         // Grants, sorted: /etc/web is bundled (already in the tree).
         "mkdir /r/run/web 755".to_string(),
         "mount tmpfs /r/run/web tmpfs MS_NOSUID | MS_NODEV mode=1777,size=134217728".to_string(),
         "mount tmpfs /r/tmp tmpfs MS_NOSUID | MS_NODEV mode=1777,size=134217728".to_string(),
-        "mount /data/apps/web/0/var-lib-web /r/var/lib/web - MS_BIND | MS_REC -".to_string(),
+        "mount /d/apps/web/0/var-lib-web /r/var/lib/web - MS_BIND | MS_REC -".to_string(),
         "mount - /r/var/lib/web - MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND -".to_string(),
         "mount - /r - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT -".to_string(),
     ];
@@ -204,7 +204,7 @@ fn remounts_of_binds_keep_the_flags_of_their_source() {
     let mut steps = plan(&web, &layout(vec![entry("bin", EntryKind::Dir)]));
     let before = steps.clone();
     keep_locked_flags(&mut steps, |source| {
-        if source.starts_with("/data") {
+        if source.starts_with("/d") {
             MsFlags::MS_NOEXEC | MsFlags::MS_NOATIME
         } else {
             MsFlags::MS_RELATIME
@@ -220,7 +220,7 @@ fn remounts_of_binds_keep_the_flags_of_their_source() {
         changed,
         [
             "mount - /r/bin - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND | MS_RELATIME -",
-            "mount - /r/run/cairn/resources.json - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND | MS_RELATIME -",
+            &format!("mount - /r{RESOURCES} - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND | MS_RELATIME -"),
             "mount - /r/var/lib/web - MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_NOATIME | MS_BIND -",
         ]
     );
@@ -253,7 +253,7 @@ fn a_writable_bundled_path_binds_the_instances_copy_read_write() {
     let steps = lines(&plan(&web, &layout));
     let grants: Vec<&str> = steps
         .iter()
-        .skip_while(|l| !l.starts_with("mount /run/cairn/notify "))
+        .skip_while(|l| !l.starts_with("mount /rt/notify "))
         .skip(1)
         .map(String::as_str)
         .collect();
@@ -261,11 +261,11 @@ fn a_writable_bundled_path_binds_the_instances_copy_read_write() {
         grants,
         [
             // Parents first: the copy, then the tmpfs inside it.
-            "mount /run/cairn/apps/web/writable-7/etc-web /r/etc/web - MS_BIND | MS_REC -",
+            "mount /rt/apps/web/writable-7/etc-web /r/etc/web - MS_BIND | MS_REC -",
             "mount - /r/etc/web - MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND -",
             "mount tmpfs /r/etc/web/cache tmpfs MS_NOSUID | MS_NODEV mode=1777,size=67108864",
             // A single file is bound over the shipped file, no directory made.
-            "mount /run/cairn/apps/web/writable-7/motd /r/motd - MS_BIND | MS_REC -",
+            "mount /rt/apps/web/writable-7/motd /r/motd - MS_BIND | MS_REC -",
             "mount - /r/motd - MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND -",
             // A read-only bundled path stays the tree's.
             "mount - /r - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT -",
@@ -284,7 +284,7 @@ fn a_writable_copys_remount_keeps_the_flags_of_its_source() {
         .insert("/etc/web".to_string(), bundle("config/web", false));
     let mut steps = plan(&web, &layout(vec![entry("etc", EntryKind::Dir)]));
     keep_locked_flags(&mut steps, |source| {
-        if source.starts_with("/run/cairn/apps") {
+        if source.starts_with("/rt/apps") {
             MsFlags::MS_NOEXEC
         } else {
             MsFlags::empty()

@@ -85,13 +85,13 @@ mod tests {
         web.paths.insert("/tmp".to_string(), PathGrant::Tmpfs);
         web.limits.memory = Some(256 << 20);
         web.limits.cpu = Some(0.5);
-        let json = resources_json(&web, 1, 100, 1127825, Some("/run/cairn/notify"));
+        let json = resources_json(&web, 1, 100, 1127825, Some("/run/x/notify"));
         assert_eq!(
             json,
             "{\"app\":\"web\",\"instance\":1,\"uid\":1127825,\
              \"ports\":{\"admin\":9101,\"http\":8181},\"state_dir\":\"/var/lib/web\",\
              \"paths\":{\"/tmp\":\"tmpfs\",\"/var/lib/web\":\"state\"},\"sockets\":\"bound\",\
-             \"notify_socket\":\"/run/cairn/notify\",\"limits\":{\"memory\":268435456,\
+             \"notify_socket\":\"/run/x/notify\",\"limits\":{\"memory\":268435456,\
              \"processes\":null,\"cpu\":0.5,\"open_files\":null}}\n"
         );
     }
