@@ -17,7 +17,7 @@ use std::path::Path;
 
 use cairn_schedule::jiff::Timestamp;
 
-use super::store::write_atomic;
+use cairn_sys::fs::write_atomically;
 use crate::json::quote;
 use cairn_sys::process::ExitStatus;
 
@@ -109,7 +109,7 @@ pub fn append(dir: &Path, entry: &Entry, limit: usize) -> io::Result<()> {
     let keep = lines.len().saturating_sub(limit.max(1));
     let mut text = lines[keep..].join("\n");
     text.push('\n');
-    write_atomic(dir, HISTORY_FILE, text.as_bytes())
+    write_atomically(&dir.join(HISTORY_FILE), text.as_bytes())
 }
 
 #[cfg(test)]

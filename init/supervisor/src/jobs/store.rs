@@ -10,11 +10,12 @@
 //! fsynced, renamed over the old one, and the directory is fsynced, so a
 //! crash or power cut leaves either the old value or the new one.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use cairn_schedule::jiff::Timestamp;
+use cairn_sys::fs::write_atomically;
 
 pub(crate) const LAST: &str = "last";
 pub(crate) const BOOT_ID: &str = "boot_id";
@@ -54,7 +55,7 @@ impl JobStore {
 
     /// Records `at` as the last handled instant, durably.
     pub fn set_last(&self, at: Timestamp) -> io::Result<()> {
-        write_atomic(&self.dir, LAST, format!("{at}\n").as_bytes())
+        write_atomically(&self.dir.join(LAST), format!("{at}\n").as_bytes())
     }
 
     /// The boot ID recorded by the last `@reboot` run.
@@ -63,27 +64,11 @@ impl JobStore {
     }
 
     pub fn set_boot_id(&self, boot_id: &str) -> io::Result<()> {
-        write_atomic(
-            &self.dir,
-            BOOT_ID,
+        write_atomically(
+            &self.dir.join(BOOT_ID),
             format!("{}\n", boot_id.trim()).as_bytes(),
         )
     }
-}
-
-/// Replaces `dir/name` with `bytes` atomically and durably (creating `dir`).
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let target = dir.join(name);
-    let temporary = dir.join(format!(".{name}.new"));
-    {
-        let mut file = File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    fs::rename(&temporary, &target)?;
-    // The rename itself is durable only once the directory is.
-    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

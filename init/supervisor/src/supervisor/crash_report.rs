@@ -8,7 +8,7 @@
 //! find it. At most [`KEEP_PER_APP`] reports are kept per app; the
 //! oldest go first.
 
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -100,13 +100,7 @@ impl CrashReport {
             ));
             n += 1;
         }
-        let tmp = dir.join(format!(".{}.tmp", self.file_name()));
-        {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(self.text().as_bytes())?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, &path)?;
+        cairn_sys::fs::write_atomically(&path, self.text().as_bytes())?;
         prune(dir, &self.app, keep)?;
         Ok(path)
     }

@@ -106,7 +106,7 @@ impl Supervisor {
         if self.last_status.as_deref() == Some(text.as_str()) {
             return;
         }
-        if let Err(err) = status::write_atomically(path, &text) {
+        if let Err(err) = cairn_sys::fs::write_atomically(path, text.as_bytes()) {
             tracing::debug!("status file not written: {err}");
         }
         self.last_status = Some(text);

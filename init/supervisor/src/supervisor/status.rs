@@ -1,6 +1,6 @@
 //! `/run/cairn/status.json`: every instance's state, for tools to read.
 //!
-//! Rewritten atomically (a temporary file renamed over the old one) whenever
+//! Rewritten atomically (`cairn_sys::fs::write_atomically`) whenever
 //! anything in it changes, so a reader never sees half a file:
 //!
 //! ```json
@@ -11,8 +11,6 @@
 //! `last_exit` is `"status 3"` or `"signal SIGKILL"`; `status` is the app's
 //! own last `STATUS=` line on NOTIFY_SOCKET.
 
-use std::io::{self, Write};
-use std::path::Path;
 
 use crate::health::Light;
 use crate::json::{quote, quote_or_null};
@@ -56,21 +54,6 @@ pub fn render(instances: &[InstanceStatus]) -> String {
     format!("{{\"instances\":[{}]}}\n", items.join(","))
 }
 
-/// Writes `text` to `path` through a temporary file and a rename.
-pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,17 +95,4 @@ mod tests {
         assert_eq!(quote("a\u{1}b\\"), "\"a\\u0001b\\\\\"");
     }
 
-    #[test]
-    fn replaces_the_file_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run").join("status.json");
-        write_atomically(&path, "one").unwrap();
-        write_atomically(&path, "two").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("run"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["status.json"]);
-    }
 }
