@@ -10,7 +10,7 @@
 //! printed in time order.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -175,46 +175,16 @@ fn raw_disk(disk: &Path, tmp: &Path) -> anyhow::Result<PathBuf> {
     Ok(raw)
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from(u32_at(b, at)) | (u64::from(u32_at(b, at + 4)) << 32)
-}
-
-/// The byte offset of the data partition in a raw GPT disk (512-byte sectors).
+/// The byte offset of the data partition in a raw GPT disk.
 pub fn data_partition_offset(raw: &Path) -> anyhow::Result<u64> {
     let mut file = File::open(raw).with_context(|| format!("cannot open {}", raw.display()))?;
-    let mut header = [0u8; 512];
-    file.seek(SeekFrom::Start(512))?;
-    file.read_exact(&mut header)?;
-    if &header[..8] != b"EFI PART" {
-        bail!("{} has no GPT", raw.display());
-    }
-    let entries_lba = u64_at(&header, 72);
-    let count = u32_at(&header, 80) as usize;
-    let size = u32_at(&header, 84) as usize;
-    if !(128..=4096).contains(&size) || count > 1024 {
-        bail!("{} has a malformed GPT", raw.display());
-    }
-    let mut table = vec![0u8; count * size];
-    file.seek(SeekFrom::Start(entries_lba * 512))?;
-    file.read_exact(&mut table)?;
-    for entry in table.chunks(size) {
-        let name: Vec<u16> = entry[56..128]
-            .chunks(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&c| c != 0)
-            .collect();
-        if String::from_utf16_lossy(&name) == DATA_PARTITION {
-            return Ok(u64_at(entry, 32) * 512);
-        }
-    }
-    Err(anyhow!(
-        "{} has no {DATA_PARTITION} partition",
-        raw.display()
-    ))
+    let table = gptman::GPT::find_from(&mut file)
+        .with_context(|| format!("{} has no readable GPT", raw.display()))?;
+    let data = table
+        .iter()
+        .find(|(_, p)| p.is_used() && p.partition_name.as_str() == DATA_PARTITION)
+        .map(|(_, p)| p.starting_lba * table.sector_size);
+    data.ok_or_else(|| anyhow!("{} has no {DATA_PARTITION} partition", raw.display()))
 }
 
 /// `--since`: a duration back from now, or a UTC time (prefix), as the

@@ -1,9 +1,12 @@
 //! The GPT disk: protective MBR, primary and backup headers and entry
-//! arrays, partitions 1 MiB aligned, each partition image copied into place
-//! without writing its zero stretches (the file stays sparse).
+//! arrays (written by `gptman`), partitions 1 MiB aligned, each partition
+//! image copied into place without writing its zero stretches (the file
+//! stays sparse).
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+use gptman::{GPTPartitionEntry, GPT};
 
 use super::hash::Guid;
 use super::inventory::PartitionRecord;
@@ -11,10 +14,6 @@ use super::BuildError;
 
 pub const SECTOR: u64 = 512;
 const ALIGN_SECTORS: u64 = (1 << 20) / SECTOR;
-const ENTRY_COUNT: u32 = 128;
-const ENTRY_SIZE: u32 = 128;
-const ENTRY_SECTORS: u64 = (ENTRY_COUNT as u64 * ENTRY_SIZE as u64) / SECTOR;
-const HEADER_SIZE: u32 = 92;
 
 pub const ESP_TYPE: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 pub const LINUX_FS_TYPE: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
@@ -80,58 +79,20 @@ impl Layout {
             .collect()
     }
 
-    fn entries(&self) -> Vec<u8> {
-        let mut out = vec![0u8; (ENTRY_COUNT * ENTRY_SIZE) as usize];
-        for (i, (spec, first, last)) in self.partitions.iter().enumerate() {
-            let e = &mut out[i * ENTRY_SIZE as usize..(i + 1) * ENTRY_SIZE as usize];
-            e[0..16].copy_from_slice(&spec.type_guid.to_gpt_bytes());
-            e[16..32].copy_from_slice(&spec.unique_guid.to_gpt_bytes());
-            e[32..40].copy_from_slice(&first.to_le_bytes());
-            e[40..48].copy_from_slice(&last.to_le_bytes());
-            for (j, unit) in spec.name.encode_utf16().take(36).enumerate() {
-                e[56 + 2 * j..58 + 2 * j].copy_from_slice(&unit.to_le_bytes());
-            }
+    /// The partition table, for a disk of this layout's size.
+    fn table(&self, disk: &mut std::fs::File) -> Result<GPT, gptman::Error> {
+        let mut table = GPT::new_from(disk, SECTOR, self.disk_guid.to_gpt_bytes())?;
+        for (number, (spec, first, last)) in (1u32..).zip(&self.partitions) {
+            table[number] = GPTPartitionEntry {
+                partition_type_guid: spec.type_guid.to_gpt_bytes(),
+                unique_partition_guid: spec.unique_guid.to_gpt_bytes(),
+                starting_lba: *first,
+                ending_lba: *last,
+                attribute_bits: 0,
+                partition_name: spec.name.as_str().into(),
+            };
         }
-        out
-    }
-
-    fn header(&self, primary: bool, entries_crc: u32) -> Vec<u8> {
-        let last = self.total_sectors - 1;
-        let (my_lba, alternate, entries_lba) = if primary {
-            (1, last, 2)
-        } else {
-            (last, 1, last - ENTRY_SECTORS)
-        };
-        let mut h = vec![0u8; SECTOR as usize];
-        h[0..8].copy_from_slice(b"EFI PART");
-        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
-        h[12..16].copy_from_slice(&HEADER_SIZE.to_le_bytes());
-        h[24..32].copy_from_slice(&my_lba.to_le_bytes());
-        h[32..40].copy_from_slice(&alternate.to_le_bytes());
-        h[40..48].copy_from_slice(&(2 + ENTRY_SECTORS).to_le_bytes());
-        h[48..56].copy_from_slice(&(last - ENTRY_SECTORS - 1).to_le_bytes());
-        h[56..72].copy_from_slice(&self.disk_guid.to_gpt_bytes());
-        h[72..80].copy_from_slice(&entries_lba.to_le_bytes());
-        h[80..84].copy_from_slice(&ENTRY_COUNT.to_le_bytes());
-        h[84..88].copy_from_slice(&ENTRY_SIZE.to_le_bytes());
-        h[88..92].copy_from_slice(&entries_crc.to_le_bytes());
-        let crc = crc32fast::hash(&h[..HEADER_SIZE as usize]);
-        h[16..20].copy_from_slice(&crc.to_le_bytes());
-        h
-    }
-
-    fn protective_mbr(&self) -> Vec<u8> {
-        let mut mbr = vec![0u8; SECTOR as usize];
-        let sectors = u32::try_from(self.total_sectors - 1).unwrap_or(u32::MAX);
-        let entry = &mut mbr[446..462];
-        entry[1..4].copy_from_slice(&[0x00, 0x02, 0x00]); // CHS of LBA 1
-        entry[4] = 0xEE;
-        entry[5..8].copy_from_slice(&[0xFF, 0xFF, 0xFF]);
-        entry[8..12].copy_from_slice(&1u32.to_le_bytes());
-        entry[12..16].copy_from_slice(&sectors.to_le_bytes());
-        mbr[510] = 0x55;
-        mbr[511] = 0xAA;
-        mbr
+        Ok(table)
     }
 }
 
@@ -149,19 +110,16 @@ pub fn write(path: &Path, layout: &Layout) -> Result<(), BuildError> {
     disk.set_len(layout.size_bytes())
         .map_err(err("cannot size"))?;
 
-    let entries = layout.entries();
-    let entries_crc = crc32fast::hash(&entries);
-    let last = layout.total_sectors - 1;
-    let mut put = |lba: u64, bytes: &[u8]| -> Result<(), BuildError> {
-        disk.seek(SeekFrom::Start(lba * SECTOR))
-            .map_err(err("cannot seek in"))?;
-        disk.write_all(bytes).map_err(err("cannot write"))
+    // The primary and backup headers and entry arrays, and the protective
+    // MBR that keeps tools which know only MBR from taking the disk as empty.
+    let gpt = |e: gptman::Error| {
+        BuildError::Invalid(format!("cannot write the GPT of {}: {e}", path.display()))
     };
-    put(0, &layout.protective_mbr())?;
-    put(1, &layout.header(true, entries_crc))?;
-    put(2, &entries)?;
-    put(last - ENTRY_SECTORS, &entries)?;
-    put(last, &layout.header(false, entries_crc))?;
+    layout
+        .table(&mut disk)
+        .and_then(|mut t| t.write_into(&mut disk))
+        .map_err(gpt)?;
+    GPT::write_protective_mbr_into(&mut disk, SECTOR).map_err(gpt)?;
 
     for (spec, first, last) in &layout.partitions {
         if let Some(image) = &spec.image {

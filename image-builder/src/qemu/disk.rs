@@ -4,7 +4,6 @@
 //! firmware's variable store.
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -106,7 +105,7 @@ pub fn prepare_run_disk(
 }
 
 /// An identity of the image's content that is cheap to compute: its size and
-/// a hash of its GPT (header and partition entries). Cairn derives the disk
+/// a hash of its GPT (the disk's and each partition's GUID and place). Cairn derives the disk
 /// and partition GUIDs from the image's content, so a rebuild that writes the
 /// same bytes keeps the identity while any change of content changes it.
 /// For a disk without a GPT, size and modification time stand in.
@@ -114,17 +113,18 @@ fn base_id(disk_img: &Path) -> Result<String, QemuError> {
     let context = || format!("cannot read {}", disk_img.display());
     let mut file = fs::File::open(disk_img).map_err(QemuError::io(context()))?;
     let meta = file.metadata().map_err(QemuError::io(context()))?;
-    // LBA 1 holds the header, LBAs 2..34 the 128 partition entries.
-    let mut gpt = vec![0u8; 33 * 512];
-    let has_gpt = file.seek(SeekFrom::Start(512)).is_ok()
-        && file.read_exact(&mut gpt).is_ok()
-        && gpt.starts_with(b"EFI PART");
-    if has_gpt {
-        let digest = Sha256::digest(&gpt);
+    if let Ok(table) = gptman::GPT::find_from(&mut file) {
+        let mut digest = Sha256::new();
+        digest.update(table.header.disk_guid);
+        for (_, part) in table.iter().filter(|(_, p)| p.is_used()) {
+            digest.update(part.unique_partition_guid);
+            digest.update(part.starting_lba.to_le_bytes());
+            digest.update(part.ending_lba.to_le_bytes());
+        }
         Ok(format!(
             "size={} gpt-sha256={}\n",
             meta.len(),
-            hex::encode(digest)
+            hex::encode(digest.finalize())
         ))
     } else {
         let mtime = meta
@@ -197,10 +197,10 @@ mod tests {
     }
 
     fn fake_image(path: &Path, guid_byte: u8) {
-        let mut bytes = vec![0u8; 64 * 1024];
-        bytes[512..520].copy_from_slice(b"EFI PART");
-        bytes[512 + 56] = guid_byte;
-        fs::write(path, bytes).unwrap();
+        let mut disk = std::io::Cursor::new(vec![0u8; 64 * 1024]);
+        let mut table = gptman::GPT::new_from(&mut disk, 512, [guid_byte; 16]).unwrap();
+        table.write_into(&mut disk).unwrap();
+        fs::write(path, disk.into_inner()).unwrap();
     }
 
     #[test]

@@ -4,19 +4,20 @@
 //! run` gives QEMU) is usually bigger. On first boot, and whenever the disk was
 //! enlarged, PID 1 moves the backup GPT to the disk's real end and extends the
 //! data partition (the last one) up to the last usable LBA, rounded down to a
-//! 1 MiB boundary. This is hand-written rather than built on a GPT library so
-//! that exactly three things change: the backup's location, the last usable
-//! LBA, and one partition's end; every other field, GUID and entry stays
-//! byte-for-byte the same.
+//! 1 MiB boundary. Exactly three things change: the backup's location, the
+//! last usable LBA, and one partition's end; every other field, GUID and entry
+//! stays as it was. The table is read and written with `gptman`, the GPT codec
+//! the builder uses too.
 //!
 //! Writes go backup first, primary last: until the primary header is
 //! rewritten it still points at the old, intact backup, so an interruption at
-//! any point leaves a valid table.
+//! any point leaves a valid table. Only the primary table is read: a disk
+//! whose primary is damaged is left alone rather than rebuilt from its backup.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-/// GPT header signature.
-const SIGNATURE: &[u8; 8] = b"EFI PART";
+use gptman::{GPTHeader, GPTPartitionEntry, GPT};
+
 /// Bytes between aligned partition ends.
 const ALIGN_BYTES: u64 = 1024 * 1024;
 
@@ -25,16 +26,20 @@ const ALIGN_BYTES: u64 = 1024 * 1024;
 pub enum GrowError {
     #[error("i/o: {0}")]
     Io(#[from] io::Error),
-    #[error("no valid primary gpt header")]
-    BadHeader,
-    #[error("partition entry array checksum mismatch")]
-    BadEntries,
+    #[error("no valid primary gpt header: {0}")]
+    BadHeader(gptman::Error),
+    #[error("partition entry array: {0}")]
+    BadEntries(gptman::Error),
     #[error("partition {0} is not in the table")]
     NoSuchPartition(u32),
     #[error("partition {0} is not the last partition on the disk")]
     NotLast(u32),
     #[error("the disk ({disk_lbas} sectors) is smaller than the table says")]
     DiskTooSmall { disk_lbas: u64 },
+    #[error("cannot write the table: {0}")]
+    Write(gptman::Error),
+    #[error("the table has {entries} entries of {size} bytes; only 1 to 4096 of 128 are grown")]
+    UnusualTable { entries: u32, size: u32 },
 }
 
 /// What [`grow_partition`] did.
@@ -50,96 +55,6 @@ pub enum GrowOutcome {
     },
 }
 
-/// CRC-32 (IEEE 802.3, reflected), as GPT uses.
-pub fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in data {
-        crc = TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8);
-    }
-    !crc
-}
-
-fn le64(buf: &[u8], at: usize) -> u64 {
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&buf[at..at + 8]);
-    u64::from_le_bytes(bytes)
-}
-
-fn le32(buf: &[u8], at: usize) -> u32 {
-    let mut bytes = [0u8; 4];
-    bytes.copy_from_slice(&buf[at..at + 4]);
-    u32::from_le_bytes(bytes)
-}
-
-fn put64(buf: &mut [u8], at: usize, value: u64) {
-    buf[at..at + 8].copy_from_slice(&value.to_le_bytes());
-}
-
-fn put32(buf: &mut [u8], at: usize, value: u32) {
-    buf[at..at + 4].copy_from_slice(&value.to_le_bytes());
-}
-
-/// Field offsets in a GPT header.
-mod hdr {
-    pub const SIZE: usize = 12;
-    pub const CRC: usize = 16;
-    pub const MY_LBA: usize = 24;
-    pub const ALTERNATE_LBA: usize = 32;
-    pub const LAST_USABLE: usize = 48;
-    pub const ENTRIES_LBA: usize = 72;
-    pub const ENTRY_COUNT: usize = 80;
-    pub const ENTRY_SIZE: usize = 84;
-    pub const ENTRIES_CRC: usize = 88;
-}
-
-/// Field offsets in a partition entry.
-mod entry {
-    pub const FIRST_LBA: usize = 32;
-    pub const LAST_LBA: usize = 40;
-}
-
-/// The header's checksum over its first `header_size` bytes.
-fn header_crc(header: &[u8]) -> Option<u32> {
-    let size = usize::try_from(le32(header, hdr::SIZE)).ok()?;
-    if !(92..=header.len()).contains(&size) {
-        return None;
-    }
-    let mut copy = header[..size].to_vec();
-    put32(&mut copy, hdr::CRC, 0);
-    Some(crc32(&copy))
-}
-
-fn read_at(dev: &mut (impl Read + Seek), offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    dev.seek(SeekFrom::Start(offset))?;
-    dev.read_exact(&mut buf)?;
-    Ok(buf)
-}
-
-fn write_at(dev: &mut (impl Write + Seek), offset: u64, data: &[u8]) -> io::Result<()> {
-    dev.seek(SeekFrom::Start(offset))?;
-    dev.write_all(data)
-}
-
 /// Extends partition `number` (1-based, as the kernel's PARTN) to the end of
 /// a disk of `disk_bytes` with `lba_size`-byte sectors, moving the backup GPT
 /// to the disk's last sectors. The partition must be the last on the disk.
@@ -149,62 +64,57 @@ pub fn grow_partition<D: Read + Write + Seek>(
     disk_bytes: u64,
     number: u32,
 ) -> Result<GrowOutcome, GrowError> {
-    let lba_len = usize::try_from(lba_size).map_err(|_| GrowError::BadHeader)?;
-    let mut primary = read_at(dev, lba_size, lba_len)?;
-    if &primary[..8] != SIGNATURE || header_crc(&primary) != Some(le32(&primary, hdr::CRC)) {
-        return Err(GrowError::BadHeader);
+    dev.seek(SeekFrom::Start(lba_size))?;
+    let mut primary = GPTHeader::read_from(dev).map_err(GrowError::BadHeader)?;
+    // gptman reads entries of 128 bytes and asserts the array is what the
+    // header says: a header that says otherwise (or asks for an absurd
+    // number of entries) is refused here, before it can allocate or panic.
+    if primary.size_of_partition_entry != 128
+        || !(1..=4096).contains(&primary.number_of_partition_entries)
+    {
+        return Err(GrowError::UnusualTable {
+            entries: primary.number_of_partition_entries,
+            size: primary.size_of_partition_entry,
+        });
     }
-    let count = u64::from(le32(&primary, hdr::ENTRY_COUNT));
-    let entry_size = u64::from(le32(&primary, hdr::ENTRY_SIZE));
-    if entry_size < 128 || count == 0 || count > 4096 {
-        return Err(GrowError::BadHeader);
-    }
-    let entries_bytes = count * entry_size;
-    let entries_len = usize::try_from(entries_bytes).map_err(|_| GrowError::BadHeader)?;
-    let entries_lba = le64(&primary, hdr::ENTRIES_LBA);
-    let mut entries = read_at(dev, entries_lba * lba_size, entries_len)?;
-    if crc32(&entries) != le32(&primary, hdr::ENTRIES_CRC) {
-        return Err(GrowError::BadEntries);
-    }
-
-    let index = u64::from(
-        number
-            .checked_sub(1)
-            .ok_or(GrowError::NoSuchPartition(number))?,
-    );
-    if index >= count {
-        return Err(GrowError::NoSuchPartition(number));
-    }
-    let esize = entry_size as usize;
-    let at = index as usize * esize;
-    let first_lba = le64(&entries, at + entry::FIRST_LBA);
-    let old_last_lba = le64(&entries, at + entry::LAST_LBA);
-    if entries[at..at + 16].iter().all(|&b| b == 0) {
-        return Err(GrowError::NoSuchPartition(number));
-    }
-    for other in 0..count as usize {
-        let o = other * esize;
-        let used = entries[o..o + 16].iter().any(|&b| b != 0);
-        if other != index as usize && used && le64(&entries, o + entry::FIRST_LBA) > first_lba {
-            return Err(GrowError::NotLast(number));
-        }
+    let mut entries: Vec<GPTPartitionEntry> = primary
+        .read_partitions(dev, lba_size)
+        .map_err(GrowError::BadEntries)?;
+    let index = usize::try_from(number)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .filter(|&i| entries.get(i).is_some_and(GPTPartitionEntry::is_used))
+        .ok_or(GrowError::NoSuchPartition(number))?;
+    let (first_lba, old_last_lba) = entries
+        .get(index)
+        .map(|e| (e.starting_lba, e.ending_lba))
+        .ok_or(GrowError::NoSuchPartition(number))?;
+    let later = entries
+        .iter()
+        .enumerate()
+        .any(|(i, e)| i != index && e.is_used() && e.starting_lba > first_lba);
+    if later {
+        return Err(GrowError::NotLast(number));
     }
 
     // The new end-of-disk layout: backup entries, then the backup header.
+    let entries_bytes =
+        u64::from(primary.number_of_partition_entries) * u64::from(primary.size_of_partition_entry);
     let disk_lbas = disk_bytes / lba_size;
     let array_lbas = entries_bytes.div_ceil(lba_size);
     let backup_lba = disk_lbas.saturating_sub(1);
     let backup_entries_lba = backup_lba.saturating_sub(array_lbas);
     let last_usable = backup_entries_lba.saturating_sub(1);
-    if last_usable < old_last_lba || backup_entries_lba <= entries_lba + array_lbas {
+    if last_usable < old_last_lba || backup_entries_lba <= primary.partition_entry_lba + array_lbas
+    {
         return Err(GrowError::DiskTooSmall { disk_lbas });
     }
     let align = (ALIGN_BYTES / lba_size).max(1);
     let aligned_end = (last_usable + 1) / align * align;
     let new_last_lba = aligned_end.saturating_sub(1).max(old_last_lba);
 
-    if le64(&primary, hdr::ALTERNATE_LBA) == backup_lba
-        && le64(&primary, hdr::LAST_USABLE) == last_usable
+    if primary.backup_lba == backup_lba
+        && primary.last_usable_lba == last_usable
         && new_last_lba == old_last_lba
     {
         return Ok(GrowOutcome::AlreadyFull {
@@ -213,28 +123,26 @@ pub fn grow_partition<D: Read + Write + Seek>(
         });
     }
 
-    put64(&mut entries, at + entry::LAST_LBA, new_last_lba);
-    let entries_crc = crc32(&entries);
-
-    put64(&mut primary, hdr::ALTERNATE_LBA, backup_lba);
-    put64(&mut primary, hdr::LAST_USABLE, last_usable);
-    put32(&mut primary, hdr::ENTRIES_CRC, entries_crc);
-    let crc = header_crc(&primary).ok_or(GrowError::BadHeader)?;
-    put32(&mut primary, hdr::CRC, crc);
-
+    if let Some(entry) = entries.get_mut(index) {
+        entry.ending_lba = new_last_lba;
+    }
+    primary.backup_lba = backup_lba;
+    primary.last_usable_lba = last_usable;
     let mut backup = primary.clone();
-    put64(&mut backup, hdr::MY_LBA, backup_lba);
-    put64(&mut backup, hdr::ALTERNATE_LBA, 1);
-    put64(&mut backup, hdr::ENTRIES_LBA, backup_entries_lba);
-    let crc = header_crc(&backup).ok_or(GrowError::BadHeader)?;
-    put32(&mut backup, hdr::CRC, crc);
+    backup.primary_lba = backup_lba;
+    backup.backup_lba = primary.primary_lba;
+    backup.partition_entry_lba = backup_entries_lba;
 
-    write_at(dev, backup_entries_lba * lba_size, &entries)?;
-    write_at(dev, backup_lba * lba_size, &backup)?;
+    backup
+        .write_into(dev, lba_size, &entries)
+        .map_err(GrowError::Write)?;
     dev.flush()?;
-    write_at(dev, entries_lba * lba_size, &entries)?;
-    write_at(dev, lba_size, &primary)?;
-    update_protective_mbr(dev, disk_lbas)?;
+    primary
+        .write_into(dev, lba_size, &entries)
+        .map_err(GrowError::Write)?;
+    // The protective MBR's 0xEE entry covers the whole disk again, as the
+    // UEFI spec asks (capped at 2^32-1 sectors).
+    GPT::write_protective_mbr_into(dev, lba_size).map_err(GrowError::Write)?;
     dev.flush()?;
 
     Ok(GrowOutcome::Grown {
@@ -242,25 +150,6 @@ pub fn grow_partition<D: Read + Write + Seek>(
         old_last_lba,
         new_last_lba,
     })
-}
-
-/// Makes the protective MBR's 0xEE entry cover the whole disk again, as the
-/// UEFI spec asks (capped at 2^32-1 sectors).
-fn update_protective_mbr(dev: &mut (impl Read + Write + Seek), disk_lbas: u64) -> io::Result<()> {
-    let mut mbr = read_at(dev, 0, 512)?;
-    if mbr[510..512] != [0x55, 0xAA] {
-        return Ok(());
-    }
-    for slot in 0..4 {
-        let at = 446 + slot * 16;
-        if mbr[at + 4] == 0xEE {
-            let size = u32::try_from(disk_lbas.saturating_sub(1)).unwrap_or(u32::MAX);
-            put32(&mut mbr, at + 12, size);
-            write_at(dev, 0, &mbr)?;
-            break;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -271,6 +160,20 @@ mod tests {
     use std::fs::{File, OpenOptions};
 
     const MIB: u64 = 1024 * 1024;
+
+    fn read_at(dev: &mut File, offset: u64, len: usize) -> Vec<u8> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut buf = vec![0u8; len];
+        dev.seek(SeekFrom::Start(offset)).unwrap();
+        dev.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    fn write_at(dev: &mut File, offset: u64, data: &[u8]) {
+        use std::io::{Seek, SeekFrom, Write};
+        dev.seek(SeekFrom::Start(offset)).unwrap();
+        dev.write_all(data).unwrap();
+    }
 
     /// A 16 MiB image laid out like Cairn's: esp, cairn-a, cairn-b, cairn-data.
     fn make_image(path: &std::path::Path) {
@@ -313,12 +216,6 @@ mod tests {
             .logical_block_size(LogicalBlockSize::Lb512)
             .open(path)
             .unwrap()
-    }
-
-    #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
     }
 
     #[test]
@@ -372,14 +269,18 @@ mod tests {
 
         // The backup array really holds the same entries.
         let mut raw = File::open(&path).unwrap();
-        let primary_array = read_at(&mut raw, 2 * 512, 128 * 128).unwrap();
-        let backup_array = read_at(&mut raw, backup.part_start * 512, 128 * 128).unwrap();
+        let primary_array = read_at(&mut raw, 2 * 512, 128 * 128);
+        let backup_array = read_at(&mut raw, backup.part_start * 512, 128 * 128);
         assert_eq!(primary_array, backup_array);
-        assert_eq!(crc32(&backup_array), backup.crc32_parts);
+        assert_eq!(crc32fast::hash(&backup_array), backup.crc32_parts);
 
         // The protective MBR covers the new size.
-        let mbr = read_at(&mut raw, 0, 512).unwrap();
-        assert_eq!(le32(&mbr, 446 + 12), u32::try_from(disk_lbas - 1).unwrap());
+        let mbr = read_at(&mut raw, 0, 512);
+        assert_eq!(mbr[446 + 4], 0xEE);
+        assert_eq!(
+            mbr[446 + 12..446 + 16],
+            u32::try_from(disk_lbas - 1).unwrap().to_le_bytes()
+        );
 
         // A second run finds nothing to do.
         let mut file = OpenOptions::new()
@@ -446,12 +347,40 @@ mod tests {
             .write(true)
             .open(&path)
             .unwrap();
-        write_at(&mut file, 512 + 40, &[0xFF]).unwrap();
+        write_at(&mut file, 512 + 40, &[0xFF]);
         let image = std::fs::read(&path).unwrap();
         assert!(matches!(
             grow_partition(&mut file, 512, 16 * MIB, 4),
-            Err(GrowError::BadHeader)
+            Err(GrowError::BadHeader(_))
         ));
         assert_eq!(std::fs::read(&path).unwrap(), image);
+    }
+
+    #[test]
+    fn refuses_an_entry_array_it_cannot_read_safely() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("disk.img");
+        make_image(&path);
+        // A valid header (its CRC fixed) that claims a billion entries.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let header = &mut bytes[512..512 + 92];
+        header[80..84].copy_from_slice(&1_000_000_000u32.to_le_bytes());
+        header[16..20].fill(0);
+        let crc = crc32fast::hash(header);
+        header[16..20].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        assert!(matches!(
+            grow_partition(&mut file, 512, 16 * MIB, 4),
+            Err(GrowError::UnusualTable {
+                entries: 1_000_000_000,
+                size: 128
+            })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
 }

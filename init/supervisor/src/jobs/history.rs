@@ -17,8 +17,8 @@ use std::path::Path;
 
 use cairn_schedule::jiff::Timestamp;
 
-use cairn_sys::fs::write_atomically;
 use crate::json::quote;
+use cairn_sys::fs::write_atomically;
 use cairn_sys::process::ExitStatus;
 
 /// How many runs each job's history keeps.

@@ -11,7 +11,6 @@
 //! `last_exit` is `"status 3"` or `"signal SIGKILL"`; `status` is the app's
 //! own last `STATUS=` line on NOTIFY_SOCKET.
 
-
 use crate::health::Light;
 use crate::json::{quote, quote_or_null};
 
@@ -94,5 +93,4 @@ mod tests {
         assert_eq!(render(&[]), "{\"instances\":[]}\n");
         assert_eq!(quote("a\u{1}b\\"), "\"a\\u0001b\\\\\"");
     }
-
 }
