@@ -1,8 +1,12 @@
-//! A deterministic newc ("070701") cpio writer, the initramfs format the
+//! A deterministic newc ("070701") cpio archive, the initramfs format the
 //! kernel unpacks: entries sorted with directories first, uid/gid 0, one
-//! fixed mtime, inode numbers assigned in order.
+//! fixed mtime, inode numbers assigned in order. The `cpio` crate writes and
+//! reads the format; this module decides what goes in and in which order.
 
 use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use cpio::newc;
 
 /// What an archive entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,138 +87,69 @@ impl Archive {
 
     /// The archive's bytes: directories first (sorted, so parents precede
     /// children), then everything else sorted, then the trailer.
-    pub fn to_bytes(&self, mtime: u32) -> Vec<u8> {
+    pub fn to_bytes(&self, mtime: u32) -> io::Result<Vec<u8>> {
         let (dirs, others): (Vec<_>, Vec<_>) = self
             .entries
             .iter()
             .partition(|(_, (_, kind))| *kind == Kind::Dir);
         let mut out = Vec::new();
-        for (ino, (path, (perm, kind))) in dirs.into_iter().chain(others).enumerate() {
-            let ino = u32::try_from(ino + 1).unwrap_or(u32::MAX);
-            let (data, nlink, rdev): (&[u8], u32, (u32, u32)) = match kind {
+        for (ino, (path, (perm, kind))) in (1u32..).zip(dirs.into_iter().chain(others)) {
+            let (data, nlink, (major, minor)): (&[u8], u32, (u32, u32)) = match kind {
                 Kind::Dir => (&[], 2, (0, 0)),
                 Kind::File(content) => (content, 1, (0, 0)),
                 Kind::CharDevice { major, minor } => (&[], 1, (*major, *minor)),
                 Kind::Symlink(target) => (target.as_bytes(), 1, (0, 0)),
             };
-            let header = Header {
-                ino,
-                mode: kind.type_bits() | perm,
-                nlink,
-                mtime,
-                size: data.len(),
-                rdev,
-            };
-            write_entry(&mut out, &header, path, data);
+            let size = u32::try_from(data.len())
+                .map_err(|_| io::Error::other(format!("{path} is over 4 GiB")))?;
+            let mut writer = newc::Builder::new(path)
+                .ino(ino)
+                .mode(kind.type_bits() | perm)
+                .uid(0)
+                .gid(0)
+                .nlink(nlink)
+                .mtime(mtime)
+                .rdev_major(major)
+                .rdev_minor(minor)
+                .write(&mut out, size);
+            writer.write_all(data)?;
+            writer.finish()?;
         }
-        let trailer = Header {
-            ino: 0,
-            mode: 0,
-            nlink: 1,
-            mtime: 0,
-            size: 0,
-            rdev: (0, 0),
-        };
-        write_entry(&mut out, &trailer, TRAILER, &[]);
-        out
+        newc::trailer(&mut out)?;
+        Ok(out)
     }
 }
 
-const MAGIC: &str = "070701";
-const TRAILER: &str = "TRAILER!!!";
-const HEADER_LEN: usize = 110;
-
-struct Header {
-    ino: u32,
-    mode: u32,
-    nlink: u32,
-    mtime: u32,
-    size: usize,
-    rdev: (u32, u32),
-}
-
-fn write_entry(out: &mut Vec<u8>, h: &Header, name: &str, data: &[u8]) {
-    let fields = [
-        h.ino,
-        h.mode,
-        0, // uid
-        0, // gid
-        h.nlink,
-        h.mtime,
-        u32::try_from(h.size).unwrap_or(u32::MAX),
-        0, // devmajor
-        0, // devminor
-        h.rdev.0,
-        h.rdev.1,
-        u32::try_from(name.len() + 1).unwrap_or(u32::MAX),
-        0, // check
-    ];
-    out.extend_from_slice(MAGIC.as_bytes());
-    for field in fields {
-        out.extend_from_slice(format!("{field:08x}").as_bytes());
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    pad4(out);
-    out.extend_from_slice(data);
-    pad4(out);
-}
-
-fn pad4(out: &mut Vec<u8>) {
-    out.resize(out.len().next_multiple_of(4), 0);
-}
-
-/// Reads a newc archive back (used by tests and by `cairn` to check its work).
+/// Reads a newc archive back (used by tests to check the builder's work).
 pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::new();
-    let mut pos = 0usize;
+    let mut rest = bytes;
     loop {
-        let header = bytes
-            .get(pos..pos + HEADER_LEN)
-            .ok_or_else(|| format!("truncated header at {pos}"))?;
-        if &header[..6] != MAGIC.as_bytes() {
-            return Err(format!("bad magic at {pos}"));
-        }
-        let field = |i: usize| -> Result<u32, String> {
-            let text =
-                std::str::from_utf8(&header[6 + i * 8..14 + i * 8]).map_err(|e| e.to_string())?;
-            u32::from_str_radix(text, 16).map_err(|e| e.to_string())
-        };
-        let as_len = |v: u32| usize::try_from(v).map_err(|e| e.to_string());
-        let name_len = as_len(field(11)?)?;
-        let size = as_len(field(6)?)?;
-        let name_start = pos + HEADER_LEN;
-        let name = bytes
-            .get(name_start..name_start + name_len.saturating_sub(1))
-            .ok_or("truncated name")?;
-        let name = String::from_utf8_lossy(name).into_owned();
-        let data_start = (name_start + name_len).div_ceil(4) * 4;
-        let data = bytes
-            .get(data_start..data_start + size)
-            .ok_or("truncated data")?
-            .to_vec();
-        pos = (data_start + size).div_ceil(4) * 4;
-        if name == TRAILER {
+        let mut reader = newc::Reader::new(rest).map_err(|e| e.to_string())?;
+        let entry = reader.entry().clone();
+        if entry.is_trailer() {
             return Ok(entries);
         }
-        let mode = field(1)?;
-        let kind = match mode & 0o170000 {
+        let mut data = Vec::new();
+        reader.read_to_end(&mut data).map_err(|e| e.to_string())?;
+        rest = reader.finish().map_err(|e| e.to_string())?;
+        let kind = match entry.mode() & 0o170000 {
             0o040000 => Kind::Dir,
             0o100000 => Kind::File(data),
             0o020000 => Kind::CharDevice {
-                major: field(9)?,
-                minor: field(10)?,
+                major: entry.rdev_major(),
+                minor: entry.rdev_minor(),
             },
             0o120000 => Kind::Symlink(String::from_utf8_lossy(&data).into_owned()),
-            other => return Err(format!("{name}: unsupported file type {other:o}")),
+            other => return Err(format!("{}: unsupported file type {other:o}", entry.name())),
         };
         entries.push(Entry {
-            path: name,
-            mode,
-            uid: field(2)?,
-            gid: field(3)?,
-            mtime: field(5)?,
-            ino: field(0)?,
+            path: entry.name().to_string(),
+            mode: entry.mode(),
+            uid: entry.uid(),
+            gid: entry.gid(),
+            mtime: entry.mtime(),
+            ino: entry.ino(),
             kind,
         });
     }
@@ -223,6 +158,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GOLDEN_SHA256: &str = "bb872618ac0be7a3e57b35785736517b47e1f2c1383f1da1f179187f1cf6cb4c";
 
     fn sample() -> Archive {
         let mut a = Archive::new();
@@ -235,7 +172,7 @@ mod tests {
 
     #[test]
     fn round_trips_with_directories_first() {
-        let bytes = sample().to_bytes(0);
+        let bytes = sample().to_bytes(0).unwrap();
         let entries = parse(&bytes).unwrap();
         let paths: Vec<_> = entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
@@ -264,16 +201,32 @@ mod tests {
     }
 
     #[test]
+    fn the_bytes_are_those_of_the_writer_this_replaced() {
+        // A fixed archive, written before the `cpio` crate took over, kept as
+        // its length and the sha256 of its bytes: the crate must keep every
+        // initramfs byte-identical, or images would change with it.
+        let mut a = Archive::new();
+        a.file("init", 0o755, b"#!init".to_vec());
+        a.file("etc/x/modules", 0o644, b"a\nb\n".to_vec());
+        a.char_device("dev/console", 0o600, 5, 1);
+        a.dir("proc");
+        a.file("lib/modules/6.1/kernel/x.ko", 0o644, vec![7u8; 1001]);
+        let bytes = a.to_bytes(1234).unwrap();
+        assert_eq!(bytes.len(), 2612);
+        assert_eq!(crate::build::hash::sha256_hex(&bytes), GOLDEN_SHA256);
+    }
+
+    #[test]
     fn same_content_same_bytes() {
-        assert_eq!(sample().to_bytes(7), sample().to_bytes(7));
-        assert_ne!(sample().to_bytes(7), sample().to_bytes(8));
+        assert_eq!(sample().to_bytes(7).unwrap(), sample().to_bytes(7).unwrap());
+        assert_ne!(sample().to_bytes(7).unwrap(), sample().to_bytes(8).unwrap());
     }
 
     #[test]
     fn layout_is_newc() {
         let mut a = Archive::new();
         a.file("x", 0o644, b"hello".to_vec());
-        let bytes = a.to_bytes(0);
+        let bytes = a.to_bytes(0).unwrap();
         assert!(bytes.starts_with(b"070701"));
         // header + "x\0" padded to 112, then 5 bytes padded to 8.
         assert_eq!(&bytes[110..112], b"x\0");
@@ -282,7 +235,7 @@ mod tests {
         let trailer_at = 120;
         assert_eq!(&bytes[trailer_at..trailer_at + 6], b"070701");
         assert_eq!(
-            &bytes[trailer_at + HEADER_LEN..trailer_at + HEADER_LEN + 10],
+            &bytes[trailer_at + 110..trailer_at + 110 + 10],
             b"TRAILER!!!"
         );
     }

@@ -59,7 +59,9 @@ pub fn archive(contents: &Contents<'_>) -> Result<Vec<u8>, BuildError> {
     }
     archive.file(MODULES_LIST, 0o644, list.into_bytes());
     archive.file(BOARD_CONFIG, 0o644, contents.board_toml.to_vec());
-    Ok(archive.to_bytes(contents.mtime))
+    archive
+        .to_bytes(contents.mtime)
+        .map_err(BuildError::io("cannot write the initramfs archive"))
 }
 
 /// Gzip with no name and a zero timestamp in the header, so equal input
