@@ -14,6 +14,7 @@
 #   redis-tools      redis-cli: the redis boot test talks to it through a forwarded port
 #   bubblewrap       bwrap: the baseline of cairn-bench's sandbox start benchmark
 #   runit            svlogd: the baseline of cairn-bench's logging benchmark
+#   ca-certificates  the host's CA bundle, the default CA of a syslog+tls remote
 
 set -euo pipefail
 
@@ -105,7 +106,7 @@ cairn_install_missing() {
 cairn_host_deps() {
     cairn_say "checking host packages"
     cairn_install_packages qemu-system-x86 qemu-utils ovmf squashfs-tools e2fsprogs apt dpkg gcc libc6-dev \
-        redis-server redis-tools bubblewrap runit
+        redis-server redis-tools bubblewrap runit ca-certificates
     # apt-get download needs package lists; a fresh machine may have none.
     if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
         if [ "$(id -u)" -eq 0 ]; then

@@ -7,7 +7,11 @@
 //! Needs root and a writable cgroup v2 hierarchy; it does not need
 //! controllers (a hybrid host's `/sys/fs/cgroup/unified` has none), and checks
 //! that whatever is unavailable is reported as such and the limits are written
-//! for every controller that is available. Otherwise it prints why it skipped.
+//! for every controller that is available. It is `#[ignore = "needs root"]`;
+//! the suite runs it as root, and without a usable cgroup v2 hierarchy it
+//! fails and says why.
+
+mod support;
 
 use std::fs;
 use std::os::fd::AsRawFd;
@@ -44,10 +48,6 @@ impl Drop for Restore {
             let _ = fs::remove_dir(dir);
         }
     }
-}
-
-fn skip(reason: &str) {
-    println!("skipped: {reason}");
 }
 
 /// Forks a child that joins `cgroup`, applies `rlimits`, forks a grandchild
@@ -125,23 +125,21 @@ fn read(path: &Path) -> String {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn instance_cgroup_lifecycle() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return skip("needs root to create cgroups and move processes");
-    }
+    support::require_root();
     let Some(mount) = cgroup2_mount_point(&fs::read_to_string("/proc/self/mountinfo").unwrap())
     else {
-        return skip("no cgroup v2 hierarchy is mounted");
+        panic!("cannot run: no cgroup v2 hierarchy is mounted");
     };
     let self_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap();
     let Some(home) = own_cgroup(&self_cgroup) else {
-        return skip("this process has no cgroup v2 path");
+        panic!("cannot run: this process has no cgroup v2 path");
     };
     let home = mount.join(home.trim_start_matches('/'));
     let root = mount.join(format!("cairn-cgroup-test-{}", std::process::id()));
     if let Err(err) = fs::create_dir(&root) {
-        return skip(&format!("cannot create cgroup {}: {err}", root.display()));
+        panic!("cannot create cgroup {}: {err}", root.display());
     }
     let _restore = Restore {
         home,

@@ -4,7 +4,10 @@
 //!
 //! Needs root and a writable cgroup v2 hierarchy (a hybrid host's
 //! `/sys/fs/cgroup/unified` will do: cgroup BPF needs no controllers).
-//! Otherwise it prints why it skipped.
+//! It is `#[ignore = "needs root"]`; the suite runs it as root, and without
+//! a usable cgroup v2 hierarchy it fails and says why.
+
+mod support;
 
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
@@ -31,10 +34,6 @@ impl Drop for TestCgroup {
     fn drop(&mut self) {
         let _ = fs::remove_dir(&self.0);
     }
-}
-
-fn skip(reason: &str) {
-    println!("skipped: {reason}");
 }
 
 /// A port free for both TCP and UDP on the loopback addresses, from the
@@ -104,18 +103,16 @@ fn try_bind(probe: &Probe) -> i32 {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn kernel_refuses_undeclared_ports() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return skip("needs root to load BPF programs and create cgroups");
-    }
+    support::require_root();
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
     let Some(mount) = cgroup2_mount_point(&mountinfo) else {
-        return skip("no cgroup v2 hierarchy is mounted");
+        panic!("cannot run: no cgroup v2 hierarchy is mounted");
     };
     let dir = mount.join(format!("cairn-portguard-test-{}", std::process::id()));
     if let Err(err) = fs::create_dir(&dir) {
-        return skip(&format!("cannot create cgroup {}: {err}", dir.display()));
+        panic!("cannot create cgroup {}: {err}", dir.display());
     }
     let cgroup = TestCgroup(dir);
     let ipv6 = TcpListener::bind("[::1]:0").is_ok();

@@ -2,13 +2,18 @@
 //! inside, what they can see and do.
 //!
 //! The program inside is this test executable itself (it is static): copied
-//! into a temporary app tree as `/bin/probe` and run with the name of the
-//! `probe` test below and `CAIRN_PROBE=1` in its environment, it prints one
+//! into a temporary app tree as `/bin/probe` and run with `CAIRN_PROBE=1` in
+//! its environment, it prints one
 //! `fact <name> <value>` line per observation. Other values of `CAIRN_PROBE`
 //! make it leave orphans, hang without a signal handler, or end with a given
 //! status, to check the namespace's reaper (pid 1, with the app as pid 2),
 //! or report on its writable copies of bundled paths.
-//! Without root the tests print a skip line and pass.
+//! `harness = false`: the scenarios run one after another in the main thread.
+//! Those that build sandboxes need root; they are ignored unless asked for
+//! (`--include-ignored`, as scripts/test does as root) and then fail without
+//! root rather than pass.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -127,14 +132,9 @@ fn writable_copies(hold: bool) {
     }
 }
 
-/// The program inside the sandbox; does nothing in a normal test run.
-#[test]
-fn probe() {
-    let Some(mode) = std::env::var_os("CAIRN_PROBE") else {
-        return;
-    };
-    // libtest's "test probe ... " has no newline of its own.
-    println!();
+/// The program inside the sandbox, which the scenarios start as an app
+/// (with `CAIRN_PROBE` set to what it should do).
+fn probe(mode: std::ffi::OsString) {
     fact("pid", std::process::id());
     match mode.to_str().unwrap_or_default() {
         "orphans" => return leave_orphans(3),
@@ -260,14 +260,6 @@ fn probe() {
     std::io::stdout().flush().unwrap();
 }
 
-fn is_root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    eprintln!("skipped: the sandbox needs root");
-    false
-}
-
 struct Host {
     dir: tempfile::TempDir,
     paths: SandboxPaths,
@@ -284,13 +276,7 @@ fn app(name: &str) -> App {
     App {
         name: name.to_string(),
         bundle: PathBuf::from(name),
-        exec: vec![
-            "/bin/probe".to_string(),
-            "probe".to_string(),
-            "--exact".to_string(),
-            "--nocapture".to_string(),
-            "--test-threads=1".to_string(),
-        ],
+        exec: vec!["/bin/probe".to_string()],
         env,
         instances: 2,
         after: Vec::new(),
@@ -376,11 +362,7 @@ fn run(host: &Host, app: &App, instance: u32) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
 fn an_app_sees_only_its_grants_as_its_own_user_without_capabilities() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     let probe = app("probe");
     let facts = run(&host, &probe, 0);
@@ -442,11 +424,7 @@ fn an_app_sees_only_its_grants_as_its_own_user_without_capabilities() {
     drop(host.dir);
 }
 
-#[test]
 fn instances_and_apps_have_their_own_names_and_state() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     let first = run(&host, &app("probe"), 1);
     assert_eq!(first.get("hostname").map(String::as_str), Some("probe-1"));
@@ -474,11 +452,7 @@ fn instances_and_apps_have_their_own_names_and_state() {
         .exists());
 }
 
-#[test]
 fn passed_sockets_arrive_from_fd_3_with_the_listen_variables() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     let probe = app("probe");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -498,11 +472,7 @@ fn passed_sockets_arrive_from_fd_3_with_the_listen_variables() {
     assert!(out.contains(&format!("fact fd3_port {port}\n")), "{out}");
 }
 
-#[test]
 fn a_failing_setup_step_is_reported_by_name() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     let mut broken = app("probe");
     // A grant inside the read-only tree without its mount point.
@@ -561,11 +531,7 @@ fn facts_of(out: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
 fn the_app_is_pid_2_and_its_orphans_are_reaped_inside_its_namespace() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     let started = start(&host, "orphans");
     let mut out = String::new();
@@ -583,11 +549,7 @@ fn the_app_is_pid_2_and_its_orphans_are_reaped_inside_its_namespace() {
     assert_eq!(facts.get("zombies").map(String::as_str), Some("0"), "{out}");
 }
 
-#[test]
 fn term_stops_an_app_that_has_no_handler_for_it() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     let started = start(&host, "hang");
     let mut lines =
@@ -610,11 +572,7 @@ fn term_stops_an_app_that_has_no_handler_for_it() {
     );
 }
 
-#[test]
 fn the_apps_exit_code_and_death_by_signal_are_the_instances() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     for (mode, code) in [("exit3", 3), ("kill", 128 + 9)] {
         let started = start(&host, mode);
@@ -631,11 +589,7 @@ fn the_apps_exit_code_and_death_by_signal_are_the_instances() {
     }
 }
 
-#[test]
 fn a_failed_exec_of_the_app_is_reported_from_under_the_reaper() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     let mut missing = app("probe");
     missing.exec = vec!["/bin/missing".to_string()];
@@ -675,17 +629,15 @@ fn user_namespaces_unavailable() -> Option<String> {
 }
 
 /// The body of the unprivileged test: what an app sees and may do when
-/// its sandbox is built in a user namespace by an ordinary user.
-#[test]
+/// its sandbox is built in a user namespace by an ordinary user. It is run
+/// by [`an_unprivileged_host_runs_apps_in_user_namespaces`], as an ordinary
+/// user, with `USERNS_HOST_VAR` set.
 fn user_namespace_host() {
-    if std::env::var_os(USERNS_HOST_VAR).is_none() {
-        return;
-    }
-    println!();
     assert!(!nix::unistd::geteuid().is_root(), "must run unprivileged");
     if let Some(why) = user_namespaces_unavailable() {
-        println!("skipped: unprivileged user namespaces are not available: {why}");
-        return;
+        panic!(
+            "unprivileged user namespaces are not available here ({why}); `cairn dev` needs them"
+        );
     }
     let mut host = host();
     host.paths.user_namespace = Some(sandbox::UserNamespace::current());
@@ -757,21 +709,10 @@ fn user_namespace_host() {
     println!("user namespace host: ok");
 }
 
-#[test]
 fn an_unprivileged_host_runs_apps_in_user_namespaces() {
-    if std::env::var_os(USERNS_HOST_VAR).is_some() {
-        return;
-    }
     // As root, run the body as an ordinary user; otherwise as we are.
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            "user_namespace_host",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(USERNS_HOST_VAR, "1");
+    command.env(USERNS_HOST_VAR, "1");
     if nix::unistd::geteuid().is_root() {
         // std drops the supplementary groups when root changes the uid.
         std::os::unix::process::CommandExt::uid(&mut command, NOBODY);
@@ -781,10 +722,6 @@ fn an_unprivileged_host_runs_apps_in_user_namespaces() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    if let Some(skip) = stdout.lines().find(|l| l.starts_with("skipped:")) {
-        eprintln!("{skip}");
-        return;
-    }
     assert!(
         stdout.contains("user namespace host: ok"),
         "{stdout}\n{stderr}"
@@ -859,11 +796,7 @@ fn copies_left(host: &Host) -> (Vec<PathBuf>, Vec<String>) {
     (dirs, mounts)
 }
 
-#[test]
 fn a_writable_bundled_path_is_a_fresh_private_copy_at_every_start() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     let tree = ship_config(&host);
     let uid = cairn_manifest::app_uid("probe").to_string();
@@ -974,11 +907,7 @@ fn a_writable_bundled_path_is_a_fresh_private_copy_at_every_start() {
     assert_eq!(get("web_flags"), "rdonly=true nosuid=true nodev=true");
 }
 
-#[test]
 fn a_writable_copy_that_cannot_be_made_is_an_error_and_leaves_nothing() {
-    if !is_root() {
-        return;
-    }
     let host = host();
     ship_config(&host);
     let mut probe = writable_app("writable", false);
@@ -1012,4 +941,59 @@ fn a_writable_copy_that_cannot_be_made_is_an_error_and_leaves_nothing() {
         "{err}"
     );
     assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
+}
+
+fn main() {
+    if let Some(mode) = std::env::var_os("CAIRN_PROBE") {
+        return probe(mode);
+    }
+    if std::env::var_os(USERNS_HOST_VAR).is_some() {
+        return user_namespace_host();
+    }
+    let mut tests = support::harness::Tests::from_args();
+    tests.run_as_root(
+        "an_app_sees_only_its_grants_as_its_own_user_without_capabilities",
+        an_app_sees_only_its_grants_as_its_own_user_without_capabilities,
+    );
+    tests.run_as_root(
+        "instances_and_apps_have_their_own_names_and_state",
+        instances_and_apps_have_their_own_names_and_state,
+    );
+    tests.run_as_root(
+        "passed_sockets_arrive_from_fd_3_with_the_listen_variables",
+        passed_sockets_arrive_from_fd_3_with_the_listen_variables,
+    );
+    tests.run_as_root(
+        "a_failing_setup_step_is_reported_by_name",
+        a_failing_setup_step_is_reported_by_name,
+    );
+    tests.run_as_root(
+        "the_app_is_pid_2_and_its_orphans_are_reaped_inside_its_namespace",
+        the_app_is_pid_2_and_its_orphans_are_reaped_inside_its_namespace,
+    );
+    tests.run_as_root(
+        "term_stops_an_app_that_has_no_handler_for_it",
+        term_stops_an_app_that_has_no_handler_for_it,
+    );
+    tests.run_as_root(
+        "the_apps_exit_code_and_death_by_signal_are_the_instances",
+        the_apps_exit_code_and_death_by_signal_are_the_instances,
+    );
+    tests.run_as_root(
+        "a_failed_exec_of_the_app_is_reported_from_under_the_reaper",
+        a_failed_exec_of_the_app_is_reported_from_under_the_reaper,
+    );
+    tests.run_as_root(
+        "a_writable_bundled_path_is_a_fresh_private_copy_at_every_start",
+        a_writable_bundled_path_is_a_fresh_private_copy_at_every_start,
+    );
+    tests.run_as_root(
+        "a_writable_copy_that_cannot_be_made_is_an_error_and_leaves_nothing",
+        a_writable_copy_that_cannot_be_made_is_an_error_and_leaves_nothing,
+    );
+    tests.run(
+        "an_unprivileged_host_runs_apps_in_user_namespaces",
+        an_unprivileged_host_runs_apps_in_user_namespaces,
+    );
+    tests.finish();
 }

@@ -536,8 +536,6 @@ fn a_crash_loop_opens_the_breaker_and_leaves_a_report(console: &mut Console, tmp
     console.take();
 }
 
-type Scenario = dyn Fn(&mut Console);
-
 /// The test binary as a notify-speaking app (see the module docs).
 fn notify_helper(args: &[String]) {
     let socket = std::env::var("NOTIFY_SOCKET").unwrap();
@@ -565,49 +563,34 @@ fn main() {
     let breaker = move |c: &mut Console| {
         a_crash_loop_opens_the_breaker_and_leaves_a_report(c, &dir.join("breaker"))
     };
-    let scenarios: [(&str, &Scenario); 10] = [
-        (
-            "output_capture_and_restart_with_backoff",
-            &output_capture_and_restart_with_backoff,
-        ),
-        (
-            "readiness_instances_after_and_stop",
-            &readiness_instances_after_and_stop,
-        ),
-        (
-            "orphans_are_reaped_and_output_outlives_its_writer",
-            &orphans_are_reaped_and_output_outlives_its_writer,
-        ),
-        (
-            "a_stubborn_app_is_killed_after_its_stop_timeout",
-            &a_stubborn_app_is_killed_after_its_stop_timeout,
-        ),
-        (
-            "a_missing_program_is_retried_not_fatal",
-            &a_missing_program_is_retried_not_fatal,
-        ),
-        ("notify_readiness_and_status", &notify),
-        (
-            "http_health_green_then_red_then_restarted",
-            &http_health_green_then_red_then_restarted,
-        ),
-        (
-            "a_red_app_refuses_the_blessing",
-            &a_red_app_refuses_the_blessing,
-        ),
-        (
-            "exec_checks_pass_and_time_out",
-            &exec_checks_pass_and_time_out,
-        ),
-        (
-            "a_crash_loop_opens_the_breaker_and_leaves_a_report",
-            &breaker,
-        ),
-    ];
-    for (name, scenario) in scenarios {
-        println!("test {name} ...");
-        scenario(&mut console);
-        println!("test {name} ... ok");
-    }
-    println!("{} passed, 0 failed", scenarios.len());
+    let mut tests = support::harness::Tests::from_args();
+    tests.run("output_capture_and_restart_with_backoff", || {
+        output_capture_and_restart_with_backoff(&mut console)
+    });
+    tests.run("readiness_instances_after_and_stop", || {
+        readiness_instances_after_and_stop(&mut console)
+    });
+    tests.run("orphans_are_reaped_and_output_outlives_its_writer", || {
+        orphans_are_reaped_and_output_outlives_its_writer(&mut console)
+    });
+    tests.run("a_stubborn_app_is_killed_after_its_stop_timeout", || {
+        a_stubborn_app_is_killed_after_its_stop_timeout(&mut console)
+    });
+    tests.run("a_missing_program_is_retried_not_fatal", || {
+        a_missing_program_is_retried_not_fatal(&mut console)
+    });
+    tests.run("notify_readiness_and_status", || notify(&mut console));
+    tests.run("http_health_green_then_red_then_restarted", || {
+        http_health_green_then_red_then_restarted(&mut console)
+    });
+    tests.run("a_red_app_refuses_the_blessing", || {
+        a_red_app_refuses_the_blessing(&mut console)
+    });
+    tests.run("exec_checks_pass_and_time_out", || {
+        exec_checks_pass_and_time_out(&mut console)
+    });
+    tests.run("a_crash_loop_opens_the_breaker_and_leaves_a_report", || {
+        breaker(&mut console)
+    });
+    tests.finish();
 }

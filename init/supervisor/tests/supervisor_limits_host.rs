@@ -3,7 +3,8 @@
 //! - without cgroups (as on a developer's machine), an app with limits still
 //!   starts, each limit that cannot be enforced is named in one warning, and
 //!   `open_files` applies all the same (it is an rlimit);
-//! - with a writable cgroup v2 hierarchy and root (skipped otherwise), the
+//! - with a writable cgroup v2 hierarchy and root (ignored unless asked for,
+//!   as scripts/test does as root; it then fails without them), the
 //!   instance runs in its own leaf, binds its declared port but gets EPERM
 //!   for another, and when it exits, a process it left behind in a session
 //!   of its own is killed and the leaf removed, while this process (PID 1's
@@ -148,26 +149,18 @@ impl Drop for Restore {
 }
 
 fn in_its_cgroup_an_instance_is_guarded_and_leaves_nothing(console: &mut Console) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("skipped: needs root to create cgroups and load BPF programs");
-        return;
-    }
     let Some(mount) = cgroup2_mount_point(&fs::read_to_string("/proc/self/mountinfo").unwrap())
     else {
-        println!("skipped: no cgroup v2 hierarchy is mounted");
-        return;
+        panic!("cannot run: no cgroup v2 hierarchy is mounted");
     };
     let self_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap();
     let Some(home) = own_cgroup(&self_cgroup) else {
-        println!("skipped: this process has no cgroup v2 path");
-        return;
+        panic!("cannot run: this process has no cgroup v2 path");
     };
     let home = mount.join(home.trim_start_matches('/'));
     let root = mount.join(format!("cairn-limits-host-{}", std::process::id()));
     if let Err(err) = fs::create_dir(&root) {
-        println!("skipped: cannot create cgroup {}: {err}", root.display());
-        return;
+        panic!("cannot run: cannot create cgroup {}: {err}", root.display());
     }
     let _restore = Restore {
         home,
@@ -269,8 +262,6 @@ fn probe(declared: &str, undeclared: &str) -> ! {
     }
 }
 
-type Scenario = dyn Fn(&mut Console);
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [mode, declared, undeclared] = args.as_slice() {
@@ -282,20 +273,14 @@ fn main() {
     let path = tmp.path().join("console.log");
     cairn_sys::process::set_child_subreaper().unwrap();
     let mut console = Console::install(path);
-    let scenarios: [(&str, &Scenario); 2] = [
-        (
-            "without_cgroups_limits_are_named_and_open_files_applies",
-            &without_cgroups_limits_are_named_and_open_files_applies,
-        ),
-        (
-            "in_its_cgroup_an_instance_is_guarded_and_leaves_nothing",
-            &in_its_cgroup_an_instance_is_guarded_and_leaves_nothing,
-        ),
-    ];
-    for (name, scenario) in scenarios {
-        println!("test {name} ...");
-        scenario(&mut console);
-        println!("test {name} ... ok");
-    }
-    println!("{} passed, 0 failed", scenarios.len());
+    let mut tests = support::harness::Tests::from_args();
+    tests.run(
+        "without_cgroups_limits_are_named_and_open_files_applies",
+        || without_cgroups_limits_are_named_and_open_files_applies(&mut console),
+    );
+    tests.run_as_root(
+        "in_its_cgroup_an_instance_is_guarded_and_leaves_nothing",
+        || in_its_cgroup_an_instance_is_guarded_and_leaves_nothing(&mut console),
+    );
+    tests.finish();
 }

@@ -3,6 +3,8 @@
 //! console would show them. Each test binary uses what it needs of it.
 #![allow(dead_code)]
 
+pub mod harness;
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -12,6 +14,16 @@ use cairn_logging::console::Console as Queue;
 use cairn_logging::text::{SharedConsole, TextSubscriber};
 use cairn_supervisor::supervisor::ConsoleSink;
 use cairn_supervisor::Sink;
+
+/// Tests that need root are `#[ignore = "needs root"]`, and the suite runs
+/// them as root with `--include-ignored`. One run by hand without root fails
+/// here, so that a test that did not run never reads as a pass.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root: run it as root (scripts/test does)"
+    );
+}
 
 /// The console of a test process, in a file.
 pub struct Console {
