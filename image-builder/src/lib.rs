@@ -1,11 +1,11 @@
-//! The host side of Cairn: `cairn build` turns a manifest into a disk image,
-//! `cairn run` boots it in QEMU.
+//! The host side of Cairn, as a library the `cairn` binary (one module per
+//! subcommand, in `src/cmd/`) and the boot tests use: building images,
+//! booting them in QEMU, reading a machine's logs off its disk.
 #![forbid(unsafe_code)]
 
 pub mod board;
 pub mod build;
-pub mod logs_cmd;
+pub mod disk_logs;
 pub mod qemu;
 pub mod run;
-pub mod schedule_cmd;
 pub mod which;

@@ -20,7 +20,6 @@ use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
@@ -37,26 +36,22 @@ use self::output::Relay;
 /// The longest wait of one round of the loop.
 const ROUND: Duration = Duration::from_secs(1);
 
-/// `cairn dev MANIFEST`
-#[derive(clap::Args, Debug)]
-pub struct DevArgs {
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
     /// The manifest whose apps to run.
     pub manifest: PathBuf,
-    /// Override a manifest key by its dotted path, validated like the file:
-    /// apps.web.instances=3 (repeatable; the value is TOML, a bare word a string).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    /// `KEY=VALUE` overrides of manifest keys by their dotted path.
     pub set: Vec<String>,
-    /// Add N to every port, on top of system.port_offset.
-    #[arg(long, default_value_t = 0)]
+    /// Added to every port, on top of system.port_offset.
     pub offset: u16,
     /// Where the app trees, state and runtime files go (default: .cairn/dev
-    /// beside the manifest, .cairn/dev-N with --offset N).
-    #[arg(long)]
+    /// beside the manifest, .cairn/dev-N with an offset N).
     pub dir: Option<PathBuf>,
 }
 
 /// Why a dev run ended early.
-enum Failure {
+pub enum Failure {
     /// The manifest (with its overrides) is not valid: exit 2.
     Manifest(Diagnostics),
     Other(anyhow::Error),
@@ -74,23 +69,9 @@ impl From<Diagnostics> for Failure {
     }
 }
 
-/// Runs `cairn dev`; returns once every app has stopped.
-pub fn main(args: &DevArgs) -> ExitCode {
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Manifest(diagnostics)) => {
-            eprintln!("{diagnostics}");
-            eprintln!("error: the manifest is not valid; nothing was started");
-            ExitCode::from(2)
-        }
-        Err(Failure::Other(err)) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn run(args: &DevArgs) -> Result<(), Failure> {
+/// Runs the apps until they are stopped (`cairn dev`); returns once every
+/// app has stopped.
+pub fn run(args: &DevOptions) -> Result<(), Failure> {
     let overrides = manifest::parse_overrides(&args.set)?;
     let manifest = manifest::load(&args.manifest, &overrides, args.offset)?;
     let dir = args

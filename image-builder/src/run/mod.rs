@@ -22,19 +22,16 @@ pub use ports::{check_free, plan_forwards, Forward};
 /// How long the guest gets to power off after the first Ctrl-C.
 const POWEROFF_GRACE: Duration = Duration::from_secs(30);
 
-/// `cairn run TARGET`
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {
+/// What to boot, and how.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
     /// A built image directory (holding disk.img), or a system.toml to build first.
     pub target: PathBuf,
-    /// Add N to every host port (the guest's ports stay as declared).
-    #[arg(long)]
+    /// Added to every host port (the guest's ports stay as declared).
     pub offset: Option<u16>,
     /// Board config (default: the one the image was built for).
-    #[arg(long)]
     pub board: Option<PathBuf>,
-    /// Where to build when TARGET is a manifest (default: .cairn/build beside it).
-    #[arg(long)]
+    /// Where to build when `target` is a manifest (default: .cairn/build beside it).
     pub out: Option<PathBuf>,
 }
 
@@ -47,9 +44,10 @@ struct Image {
     board: Board,
 }
 
-/// Runs `cairn run`.
-pub fn run_command(args: RunArgs) -> anyhow::Result<()> {
-    let image = resolve_image(&args)?;
+/// Boots `options.target` in QEMU until it powers off (`cairn run`).
+pub fn run(options: &RunOptions) -> anyhow::Result<()> {
+    let image = resolve_image(options)?;
+    let args = options;
     let frozen = image.dir.join("system.toml");
     let manifest = cairn_manifest::load(&frozen)
         .map_err(|e| anyhow!("{e}"))
@@ -103,7 +101,7 @@ pub fn run_command(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// Finds (or builds) the image directory `args.target` names.
-fn resolve_image(args: &RunArgs) -> anyhow::Result<Image> {
+fn resolve_image(args: &RunOptions) -> anyhow::Result<Image> {
     let target = &args.target;
     if target.extension().is_some_and(|ext| ext == "toml") && target.is_file() {
         let manifest_dir = target

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use cairn_boot_tests::{serial, TestSystem, BOOT_TIMEOUT, STEP_TIMEOUT};
-use cairn_image_builder::logs_cmd::{self, data_partition_offset};
+use cairn_image_builder::disk_logs::{self, data_partition_offset};
 
 const MANIFEST: &str = r#"
 version = 1
@@ -206,13 +206,13 @@ fn jobs_fire_overlap_time_out_catch_up_and_keep_their_history() {
 
     // Each run's output is in the job's log files, with every field, from
     // both boots.
-    let logged = logs_cmd::read_logs(system.run_disk(), Some("at-boot"), None).unwrap();
+    let logged = disk_logs::read_logs(system.run_disk(), Some("at-boot"), None).unwrap();
     let runs = logged
         .iter()
         .filter(|l| l.ends_with(" at-boot stdout testapp: crashing with 0"))
         .count();
     assert_eq!(runs, 2, "{logged:#?}");
-    let slow_log = logs_cmd::read_logs(system.run_disk(), Some("slow"), None).unwrap();
+    let slow_log = disk_logs::read_logs(system.run_disk(), Some("slow"), None).unwrap();
     assert!(
         slow_log
             .iter()

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use cairn_boot_tests::{serial, workspace, TestSystem, STEP_TIMEOUT};
-use cairn_image_builder::logs_cmd;
+use cairn_image_builder::disk_logs;
 
 use super::{chatty_paced, longest_tick_gap, manifest_with_files, tick_numbers, TICKER};
 
@@ -124,7 +124,7 @@ fn a_full_data_partition_pauses_log_files_and_the_system_runs_on() {
 
     // In the ticker's file: the ticks before the pause and after the
     // resume; the ones between are missing, and counted.
-    let ticker = logs_cmd::read_logs(system.run_disk(), Some("ticker"), None).unwrap();
+    let ticker = disk_logs::read_logs(system.run_disk(), Some("ticker"), None).unwrap();
     let ticks = tick_numbers(&ticker);
     let last = *ticks.last().unwrap();
     let missing = (0..=last).filter(|n| !ticks.contains(n)).count() as u64;
@@ -139,7 +139,7 @@ fn a_full_data_partition_pauses_log_files_and_the_system_runs_on() {
         "{missing} ticks are missing but only {not_written} lines were counted"
     );
     // The system's own file carries on too.
-    let cairn = logs_cmd::read_logs(system.run_disk(), Some("cairn"), None).unwrap();
+    let cairn = disk_logs::read_logs(system.run_disk(), Some("cairn"), None).unwrap();
     assert!(
         cairn.iter().any(|l| l.ends_with(&format!(
             "log files resumed; {not_written} lines were not written while paused"

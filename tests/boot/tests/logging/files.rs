@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cairn_boot_tests::{serial, TestSystem, STEP_TIMEOUT};
-use cairn_image_builder::logs_cmd;
+use cairn_image_builder::disk_logs;
 
 use super::{chatty, longest_tick_gap, manifest, TICKER};
 
@@ -45,7 +45,7 @@ fn lines_reach_console_and_rotated_files_and_a_flood_does_not_hold_up_a_neighbou
 
     // The files, read from the powered-off disk.
     let work = tempfile::tempdir().unwrap();
-    let dir = logs_cmd::extract_logs(system.run_disk(), Some("chatty"), work.path()).unwrap();
+    let dir = disk_logs::extract_logs(system.run_disk(), Some("chatty"), work.path()).unwrap();
     let mut files: Vec<(String, u64)> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -66,7 +66,7 @@ fn lines_reach_console_and_rotated_files_and_a_flood_does_not_hold_up_a_neighbou
     for (name, size) in &files {
         assert!(*size <= 64 * 1024, "{name} is {size} bytes");
     }
-    let lines = logs_cmd::read_logs(system.run_disk(), Some("chatty"), None).unwrap();
+    let lines = disk_logs::read_logs(system.run_disk(), Some("chatty"), None).unwrap();
     let last = format!("chatty stdout flood {:06} ", FLOOD_LINES - 1);
     let found = lines.iter().find(|l| l.contains(&last)).unwrap_or_else(|| {
         panic!(
@@ -94,17 +94,17 @@ fn lines_reach_console_and_rotated_files_and_a_flood_does_not_hold_up_a_neighbou
         .any(|l| l.ends_with("chatty stdout testapp: flood done 20000")));
 
     // The system's own log and the kernel's are files too.
-    let system_lines = logs_cmd::read_logs(system.run_disk(), Some("cairn"), None).unwrap();
+    let system_lines = disk_logs::read_logs(system.run_disk(), Some("cairn"), None).unwrap();
     assert!(
         system_lines
             .iter()
             .any(|l| l.contains(" cairn info app chatty started (pid ")),
         "{system_lines:?}"
     );
-    let kernel = logs_cmd::read_logs(system.run_disk(), Some("kernel"), None).unwrap();
+    let kernel = disk_logs::read_logs(system.run_disk(), Some("kernel"), None).unwrap();
     assert!(kernel
         .iter()
         .any(|l| l.contains(" kernel ") && l.contains("Linux version")));
-    let ticker = logs_cmd::read_logs(system.run_disk(), Some("ticker"), None).unwrap();
+    let ticker = disk_logs::read_logs(system.run_disk(), Some("ticker"), None).unwrap();
     assert!(ticker.iter().any(|l| l.ends_with(" ticker stdout tick 3")));
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use cairn_boot_tests::certs::{TestCa, HOST_FROM_GUEST};
 use cairn_boot_tests::syslog::{Collector, Mode};
 use cairn_boot_tests::{serial, workspace, TestSystem, STEP_TIMEOUT};
-use cairn_image_builder::logs_cmd;
+use cairn_image_builder::disk_logs;
 
 use super::{
     chatty, chatty_paced, longest_tick_gap, manifest, tick_numbers, wait_until_quiet, TICKER,
@@ -168,7 +168,7 @@ fn a_collector_that_stops_reading_costs_counted_drops_not_a_stall() {
     drop(vm);
 
     // The files did not wait for the collector either.
-    let ticker = logs_cmd::read_logs(system.run_disk(), Some("ticker"), None).unwrap();
+    let ticker = disk_logs::read_logs(system.run_disk(), Some("ticker"), None).unwrap();
     let ticks = tick_numbers(&ticker);
     let last = *ticks.last().unwrap();
     assert_eq!(
@@ -176,7 +176,7 @@ fn a_collector_that_stops_reading_costs_counted_drops_not_a_stall() {
         (0..=last).collect::<Vec<_>>(),
         "the ticker's file has every tick"
     );
-    let chatty = logs_cmd::read_logs(system.run_disk(), Some("chatty"), None).unwrap();
+    let chatty = disk_logs::read_logs(system.run_disk(), Some("chatty"), None).unwrap();
     assert!(
         chatty
             .iter()

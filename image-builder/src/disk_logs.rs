@@ -1,7 +1,7 @@
-//! `cairn logs DIR [APP] [--since ...]`: reads the log files out of a
-//! machine's disk, so a box that failed still tells its story.
+//! Reading the log files out of a machine's disk (`cairn logs`), so a box
+//! that failed still tells its story.
 //!
-//! DIR is a built image directory (its run disk `run/disk.qcow2` is read if
+//! The disk comes from a built image directory (its run disk `run/disk.qcow2` is read if
 //! there is one, else `disk.img`), or a disk file itself. A qcow2 disk is
 //! converted to a raw copy with `qemu-img`; the data partition is found by
 //! its GPT name and `/logs` is copied out of its ext4 filesystem with
@@ -12,53 +12,15 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
 
 /// The GPT name of the data partition.
 const DATA_PARTITION: &str = cairn_layout::partition::DATA;
-/// Where log files live on it.
-const LOG_DIR: &str = "/logs";
-
-/// `cairn logs`
-#[derive(clap::Args, Debug)]
-pub struct LogsArgs {
-    /// A built image directory (its run disk is read), or a disk image file.
-    pub dir: PathBuf,
-    /// Only this app's lines (`cairn` for the system's own log, `kernel` for the kernel's).
-    pub app: Option<String>,
-    /// Only lines from this time on: a duration back from now ("10m", "2h",
-    /// "1d") or a UTC time ("2026-11-23T09:45:00Z", or a prefix of one).
-    #[arg(long)]
-    pub since: Option<String>,
-}
-
-/// Runs `cairn logs`.
-pub fn main(args: &LogsArgs) -> ExitCode {
-    match print_logs(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("cairn logs: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn print_logs(args: &LogsArgs) -> anyhow::Result<()> {
-    let since = args.since.as_deref().map(parse_since).transpose()?;
-    let disk = find_disk(&args.dir)?;
-    let lines = read_logs(&disk, args.app.as_deref(), since.as_deref())?;
-    let mut out = std::io::stdout().lock();
-    for line in lines {
-        use std::io::Write;
-        if writeln!(out, "{line}").is_err() {
-            break;
-        }
-    }
-    Ok(())
-}
+/// Where log files live on it, from its root.
+const LOG_DIR: &str = cairn_layout::data::LOGS;
 
 /// The disk to read for DIR.
 pub fn find_disk(dir: &Path) -> anyhow::Result<PathBuf> {
@@ -103,9 +65,9 @@ pub fn extract_logs(disk: &Path, app: Option<&str>, work: &Path) -> anyhow::Resu
     let out = work.join("out");
     std::fs::create_dir_all(&out)?;
     let source = match app {
-        Some(app) if !app.is_empty() && !app.contains('/') => format!("{LOG_DIR}/{app}"),
+        Some(app) if !app.is_empty() && !app.contains('/') => format!("/{LOG_DIR}/{app}"),
         Some(app) => bail!("bad app name {app:?}"),
-        None => LOG_DIR.to_string(),
+        None => format!("/{LOG_DIR}"),
     };
     let output = Command::new("debugfs")
         .arg("-R")
