@@ -117,7 +117,7 @@ cairn_host_deps() {
         fi
     fi
     if ! command -v cargo >/dev/null 2>&1; then
-        cairn_say "cargo is missing: install a Rust toolchain (1.85 or newer), for example with rustup"
+        cairn_say "cargo is missing: install a Rust toolchain, 1.89 or newer for the test suite (the binaries alone need 1.87), for example with rustup"
         exit 1
     fi
 }
