@@ -13,6 +13,8 @@
 //! where a booted system finds them. A test in this crate checks that each
 //! absolute path is its mount point joined with its relative path.
 #![forbid(unsafe_code)]
+// An out-of-range index panics, and a panic in PID 1 is the crash path.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 pub mod bank;
 pub mod cmdline;

@@ -58,8 +58,8 @@ impl Console {
     pub fn flush(&mut self) {
         let Some(fd) = &self.fd else { return };
         let mut written = 0;
-        while written < self.pending.len() {
-            match nix::unistd::write(fd.as_fd(), &self.pending[written..]) {
+        while let Some(rest) = self.pending.get(written..).filter(|rest| !rest.is_empty()) {
+            match nix::unistd::write(fd.as_fd(), rest) {
                 Ok(0) => break,
                 Ok(n) => written += n,
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -67,12 +67,14 @@ impl Console {
                 Err(_) => {
                     // The console is gone (EIO on a hung-up tty): discard
                     // rather than let the queue pin memory forever.
-                    self.dropped += count_lines(&self.pending[written..]);
+                    self.dropped += count_lines(rest);
                     written = self.pending.len();
                 }
             }
         }
-        self.pending.drain(..written);
+        // write(2) never reports more than it was given; the bound keeps a
+        // misreport from panicking here.
+        self.pending.drain(..written.min(self.pending.len()));
     }
 
     /// True when bytes wait for the console to become writable.

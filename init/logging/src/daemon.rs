@@ -186,7 +186,7 @@ pub fn run(config: &Config, socket: &OwnedFd) {
             match recv(raw, &mut buf, MsgFlags::MSG_DONTWAIT) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if let Some((seq, body)) = parse_batch(&buf[..n]) {
+                    if let Some((seq, body)) = buf.get(..n).and_then(parse_batch) {
                         let (records, bad) = Record::decode_all(body);
                         for record in &records {
                             if let Some(files) = files.as_mut() {

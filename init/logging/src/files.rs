@@ -272,9 +272,13 @@ impl FileSink {
                 take += line.len();
             }
             if take > 0 {
-                current.file.write_all(&rest.as_bytes()[..take])?;
-                current.size += take as u64;
-                rest = &rest[take..];
+                // `take` ends a line, so the split always succeeds; were it
+                // not to, the whole rest goes into this file rather than
+                // looping.
+                let (head, tail) = rest.split_at_checked(take).unwrap_or((rest, ""));
+                current.file.write_all(head.as_bytes())?;
+                current.size += head.len() as u64;
+                rest = tail;
             }
             if !rest.is_empty() {
                 self.rotate(source)?;
@@ -316,7 +320,7 @@ impl FileSink {
         rotated.sort();
         let allowed = self.keep as usize;
         let excess = rotated.len().saturating_sub(allowed);
-        for old in &rotated[..excess] {
+        for old in rotated.iter().take(excess) {
             fs::remove_file(dir.join(old))?;
         }
         Ok(())

@@ -267,11 +267,12 @@ impl Hub {
             match socket::recv(raw, &mut buf, MsgFlags::MSG_DONTWAIT) {
                 Ok(0) => return self.logger_down("exited", now),
                 Ok(n) => {
-                    let message = &buf[..n];
+                    buf.truncate(n);
+                    let message = buf.as_slice();
                     if let Some(seq) = parse_ack(message) {
                         self.outbox.ack(seq);
-                    } else if message.first() == Some(&RECORDS) {
-                        for record in Record::decode_all(&message[1..]).0 {
+                    } else if let Some((&RECORDS, records)) = message.split_first() {
+                        for record in Record::decode_all(records).0 {
                             (self.console)(record.stream.severity(), &record.line);
                             self.record(record);
                         }
@@ -293,7 +294,7 @@ impl Hub {
         for _ in 0..KMSG_BUDGET {
             match nix::unistd::read(fd, &mut buf) {
                 Ok(0) => break,
-                Ok(n) => lines.extend(kmsg::parse(&buf[..n])),
+                Ok(n) => lines.extend(buf.get(..n).and_then(kmsg::parse)),
                 // Overwritten before we read them: go on with the next.
                 Err(Errno::EPIPE | Errno::EINTR) => continue,
                 Err(Errno::EAGAIN) => break,

@@ -15,6 +15,9 @@
 //! This crate keeps no global state: PID 1 holds its one [`hub::Hub`] and
 //! says where the hub's own notices go ([`hub::Hub::with_console`]).
 
+// An out-of-range index panics, and a panic in PID 1 is the crash path.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
 pub mod console;
 pub mod daemon;
 pub mod files;

@@ -78,24 +78,13 @@ impl LineBuffer {
     /// Adds `data`; calls `emit` with every line completed (or split) by it.
     pub fn push(&mut self, data: &[u8], emit: &mut impl FnMut(String)) {
         self.buf.extend_from_slice(data);
-        let mut start = 0;
-        loop {
-            let pending = &self.buf[start..];
-            let newline = pending.iter().take(MAX_LINE + 1).position(|&b| b == b'\n');
-            match newline {
-                Some(pos) => {
-                    emit(render(&pending[..pos]));
-                    start += pos + 1;
-                }
-                None if pending.len() > MAX_LINE => {
-                    let cut = split_point(&pending[..MAX_LINE]);
-                    emit(render(&pending[..cut]));
-                    start += cut;
-                }
-                None => break,
-            }
+        let mut pending = self.buf.as_slice();
+        while let Some((line, rest)) = next_line(pending) {
+            emit(render(line));
+            pending = rest;
         }
-        self.buf.drain(..start);
+        let used = self.buf.len() - pending.len();
+        self.buf.drain(..used);
     }
 
     /// Emits what is left (a last line without newline), at end of stream.
@@ -104,6 +93,24 @@ impl LineBuffer {
             emit(render(&self.buf));
             self.buf.clear();
         }
+    }
+}
+
+/// The next line to emit from `pending` (without its newline) and what
+/// follows it: a complete line, or the first `MAX_LINE` bytes (cut where no
+/// character is torn) of one that has grown too long. None until either.
+fn next_line(pending: &[u8]) -> Option<(&[u8], &[u8])> {
+    let window = pending.get(..=MAX_LINE).unwrap_or(pending);
+    match window.iter().position(|&b| b == b'\n') {
+        Some(pos) => {
+            let (line, rest) = pending.split_at_checked(pos)?;
+            Some((line, rest.get(1..)?))
+        }
+        None if pending.len() > MAX_LINE => {
+            let cut = split_point(pending.get(..MAX_LINE)?);
+            pending.split_at_checked(cut)
+        }
+        None => None,
     }
 }
 
@@ -118,7 +125,12 @@ fn split_point(chunk: &[u8]) -> usize {
             let tail = chunk.len().saturating_sub(3);
             (tail..chunk.len())
                 .rev()
-                .find(|&i| chunk[i] & 0xC0 == 0xC0 && std::str::from_utf8(&chunk[i..]).is_err())
+                .find(|&i| match chunk.get(i..) {
+                    Some(rest @ [lead, ..]) => {
+                        lead & 0xC0 == 0xC0 && std::str::from_utf8(rest).is_err()
+                    }
+                    _ => false,
+                })
                 .filter(|&i| i > 0)
                 .unwrap_or(chunk.len())
         }

@@ -63,9 +63,9 @@ pub fn ack_message(seq: u64) -> [u8; 9] {
 /// Splits a `B` message into its sequence number and records.
 pub fn parse_batch(message: &[u8]) -> Option<(u64, &[u8])> {
     match message {
-        [BATCH, rest @ ..] if rest.len() >= 8 => {
-            let seq = u64::from_le_bytes(rest[..8].try_into().ok()?);
-            Some((seq, &rest[8..]))
+        [BATCH, rest @ ..] => {
+            let (seq, records) = rest.split_first_chunk::<8>()?;
+            Some((u64::from_le_bytes(*seq), records))
         }
         _ => None,
     }

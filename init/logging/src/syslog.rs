@@ -78,25 +78,21 @@ pub fn frame(message: &str) -> Vec<u8> {
 /// messages, and how many bytes they used. For tests and collectors.
 pub fn deframe(buf: &[u8]) -> (Vec<String>, usize) {
     let mut messages = Vec::new();
-    let mut used = 0;
-    loop {
-        let rest = &buf[used..];
-        let Some(space) = rest.iter().position(|&b| b == b' ') else {
-            break;
-        };
-        let Some(len) = std::str::from_utf8(&rest[..space])
-            .ok()
-            .and_then(|t| t.parse::<usize>().ok())
-        else {
-            break;
-        };
-        let Some(body) = rest.get(space + 1..space + 1 + len) else {
-            break;
-        };
+    let mut rest = buf;
+    while let Some((body, after)) = split_frame(rest) {
         messages.push(String::from_utf8_lossy(body).into_owned());
-        used += space + 1 + len;
+        rest = after;
     }
-    (messages, used)
+    (messages, buf.len() - rest.len())
+}
+
+/// The body of the complete frame at the front of `buf` and the bytes after
+/// it; None when the frame is incomplete or its length is not a number.
+fn split_frame(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let space = buf.iter().position(|&b| b == b' ')?;
+    let (len, after) = buf.split_at_checked(space)?;
+    let len: usize = std::str::from_utf8(len).ok()?.parse().ok()?;
+    after.get(1..)?.split_at_checked(len)
 }
 
 #[cfg(test)]
@@ -161,5 +157,16 @@ mod tests {
         let (messages, used) = deframe(&stream);
         assert_eq!(messages, ["<14>1 - - - - - - héllo", "second\nline"]);
         assert_eq!(&stream[used..], b"99 incomplete");
+    }
+
+    #[test]
+    fn a_length_that_is_no_number_or_past_the_end_stops_deframing() {
+        for junk in [&b"18446744073709551615 x"[..], b"x1 a", b" a", b"-1 a"] {
+            let mut stream = frame("kept");
+            stream.extend_from_slice(junk);
+            let (messages, used) = deframe(&stream);
+            assert_eq!(messages, ["kept"]);
+            assert_eq!(&stream[used..], junk);
+        }
     }
 }

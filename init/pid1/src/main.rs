@@ -14,6 +14,8 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// An out-of-range index panics, and a panic in PID 1 is the crash path.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod boot;
 mod log;

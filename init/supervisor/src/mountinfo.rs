@@ -15,22 +15,22 @@ pub fn mount_points(mountinfo: &str) -> impl Iterator<Item = PathBuf> + '_ {
 /// Decodes the octal escapes of a path field. Bytes that are not part of a
 /// valid escape are kept as they are.
 pub fn unescape_path(field: &str) -> PathBuf {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|digits| {
+    let mut out = Vec::with_capacity(field.len());
+    let mut rest = field.as_bytes();
+    while let Some((&byte, after)) = rest.split_first() {
+        // The byte three octal digits name, and what follows them.
+        let escape = after.split_first_chunk::<3>().and_then(|(digits, tail)| {
             let text = std::str::from_utf8(digits).ok()?;
-            u8::from_str_radix(text, 8).ok()
+            Some((u8::from_str_radix(text, 8).ok()?, tail))
         });
-        match (bytes[i], octal) {
-            (b'\\', Some(byte)) => {
-                out.push(byte);
-                i += 4;
+        match (byte, escape) {
+            (b'\\', Some((decoded, tail))) => {
+                out.push(decoded);
+                rest = tail;
             }
-            (byte, _) => {
+            _ => {
                 out.push(byte);
-                i += 1;
+                rest = after;
             }
         }
     }
@@ -69,6 +69,11 @@ mod tests {
         );
         assert_eq!(unescape_path("/a\\134b"), PathBuf::from("/a\\b"));
         assert_eq!(unescape_path("/plain\\x"), PathBuf::from("/plain\\x"));
+        // Cut short or out of range: kept as they are.
+        assert_eq!(unescape_path("/end\\04"), PathBuf::from("/end\\04"));
+        assert_eq!(unescape_path("\\"), PathBuf::from("\\"));
+        assert_eq!(unescape_path("/big\\777"), PathBuf::from("/big\\777"));
+        assert_eq!(unescape_path("\\0401"), PathBuf::from(" 1"));
     }
 
     #[test]

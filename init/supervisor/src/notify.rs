@@ -146,7 +146,7 @@ impl NotifySocket {
             if let Some(pid) = pid.filter(|p| *p > 0) {
                 out.push(Datagram {
                     pid,
-                    notices: parse(&buf[..bytes.min(buf.len())]),
+                    notices: parse(buf.get(..bytes).unwrap_or(&buf)),
                 });
             }
         }

@@ -6,6 +6,9 @@
 //! the kernel's ABI can be reviewed in one directory. Calls that only PID 1
 //! makes (reboot, `kill(-1)`, the hostname) live in PID 1's own `sys` module.
 
+// An out-of-range index panics, and a panic in PID 1 is the crash path.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
 pub mod fd;
 pub mod fs;
 pub mod mount;

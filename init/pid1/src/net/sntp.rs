@@ -100,18 +100,20 @@ pub struct Reply {
     pub transmit: Timestamp,
 }
 
-fn stamp(packet: &[u8], at: usize) -> u64 {
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&packet[at..at + 8]);
-    u64::from_be_bytes(bytes)
+/// The timestamp at offset `at` (every offset used lies inside the packet).
+fn stamp(packet: &[u8; PACKET_LEN], at: usize) -> u64 {
+    packet
+        .get(at..at + 8)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
 }
 
 /// Checks a reply to the request sent with transmit timestamp `sent`
 /// (RFC 4330 §5).
 pub fn parse_reply(packet: &[u8], sent: u64) -> Result<Reply, SntpError> {
-    if packet.len() < PACKET_LEN {
+    let Some(packet) = packet.first_chunk::<PACKET_LEN>() else {
         return Err(SntpError::Short(packet.len()));
-    }
+    };
     let leap = packet[0] >> 6;
     let mode = packet[0] & 0b111;
     let stratum = packet[1];
@@ -165,7 +167,7 @@ pub fn query(server: SocketAddr, wait: Duration) -> Result<SignedDuration, SntpE
     loop {
         let n = socket.recv(&mut buf)?;
         let received = Timestamp::now();
-        match parse_reply(&buf[..n], sent_raw) {
+        match parse_reply(buf.get(..n).unwrap_or_default(), sent_raw) {
             // A stray or late reply to something else: keep waiting.
             Err(SntpError::NotOurs) => continue,
             Err(err) => return Err(err),

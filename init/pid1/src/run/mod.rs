@@ -172,8 +172,14 @@ impl Runtime {
                 .map(|(fd, events)| Watch::new(fd.as_fd(), *events)),
         );
         self.supervisor.turn(&mut watches, ROUND);
-        let signalled = watches[0].ready;
-        let pressed: Vec<usize> = (0..buttons).filter(|i| watches[1 + i].ready).collect();
+        // The signalfd's watch comes first, then one per button.
+        let mut ready = watches.iter().map(|w| w.ready);
+        let signalled = ready.next().unwrap_or(false);
+        let pressed: Vec<usize> = ready
+            .take(buttons)
+            .enumerate()
+            .filter_map(|(index, ready)| ready.then_some(index))
+            .collect();
         drop(watches);
         drop(button_fds);
         drop(logging_handles);

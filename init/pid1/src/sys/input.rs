@@ -18,9 +18,9 @@ const INPUT_EVENT_SIZE: usize = 24;
 /// each one `unsigned long` wide) has bit `code` set.
 pub fn has_key(capabilities: &str, code: u16) -> bool {
     let bits = usize::BITS as usize;
-    let words: Vec<&str> = capabilities.split_whitespace().collect();
+    // The last word holds the lowest bits.
     let index = usize::from(code) / bits;
-    let Some(word) = words.len().checked_sub(index + 1).map(|i| words[i]) else {
+    let Some(word) = capabilities.split_whitespace().nth_back(index) else {
         return false;
     };
     usize::from_str_radix(word, 16).is_ok_and(|w| (w >> (usize::from(code) % bits)) & 1 == 1)
@@ -35,11 +35,16 @@ pub fn is_power_button(name: &str, key_capabilities: &str) -> bool {
 /// press.
 pub fn has_power_press(events: &[u8]) -> bool {
     events.chunks_exact(INPUT_EVENT_SIZE).any(|ev| {
-        let kind = u16::from_ne_bytes([ev[16], ev[17]]);
-        let code = u16::from_ne_bytes([ev[18], ev[19]]);
-        let value = i32::from_ne_bytes([ev[20], ev[21], ev[22], ev[23]]);
-        kind == EV_KEY && code == KEY_POWER && value == 1
+        let kind = field(ev, 16).map(u16::from_ne_bytes);
+        let code = field(ev, 18).map(u16::from_ne_bytes);
+        let value = field(ev, 20).map(i32::from_ne_bytes);
+        kind == Some(EV_KEY) && code == Some(KEY_POWER) && value == Some(1)
     })
+}
+
+/// The `N` bytes at offset `at` of one event.
+fn field<const N: usize>(event: &[u8], at: usize) -> Option<[u8; N]> {
+    event.get(at..at + N)?.try_into().ok()
 }
 
 /// The open power-button devices.
@@ -104,7 +109,7 @@ impl PowerButtons {
         loop {
             match file.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => pressed |= has_power_press(&buf[..n]),
+                Ok(n) => pressed |= buf.get(..n).is_some_and(has_power_press),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
@@ -152,6 +157,10 @@ mod tests {
         events.extend(event(EV_KEY, KEY_POWER, 1));
         assert!(has_power_press(&events));
         assert!(!has_power_press(&event(EV_KEY, 30, 1)));
+        // A record cut short is no event.
+        let mut cut = event(EV_KEY, KEY_POWER, 1);
+        cut.pop();
+        assert!(!has_power_press(&cut));
     }
 
     #[test]

@@ -88,7 +88,7 @@ fn http_get(port: u16, path: &str, timeout: Duration) -> Result<String, String> 
             .map_err(|e| describe(&e))?;
         match stream.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Ok(n) => answer.extend_from_slice(buf.get(..n).unwrap_or_default()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // A server that answered and then reset the connection still
             // answered.
@@ -109,11 +109,8 @@ pub fn parse_status(answer: &[u8]) -> Result<u16, String> {
     if answer.is_empty() {
         return Err("empty answer".to_string());
     }
-    let line_end = answer
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(answer.len());
-    let line = String::from_utf8_lossy(&answer[..line_end]);
+    let first_line = answer.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(first_line);
     let mut words = line.split_whitespace();
     let version = words.next().unwrap_or_default();
     let code = words.next().unwrap_or_default();

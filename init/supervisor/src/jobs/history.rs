@@ -107,7 +107,7 @@ pub fn append(dir: &Path, entry: &Entry, limit: usize) -> io::Result<()> {
     let line = entry.to_json();
     lines.push(&line);
     let keep = lines.len().saturating_sub(limit.max(1));
-    let mut text = lines[keep..].join("\n");
+    let mut text = lines.get(keep..).unwrap_or(&lines).join("\n");
     text.push('\n');
     write_atomically(&dir.join(HISTORY_FILE), text.as_bytes())
 }

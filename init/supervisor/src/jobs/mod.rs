@@ -271,7 +271,9 @@ impl Jobs {
         }
         if self.plausible {
             for n in 0..self.jobs.len() {
-                let state = &self.jobs[n];
+                let Some(state) = self.jobs.get(n) else {
+                    continue;
+                };
                 let due = state.wake_now || state.next.is_some_and(|next| next <= now);
                 if due && !state.schedule.is_reboot() {
                     self.wake(n, now, mono, runner);
@@ -296,7 +298,9 @@ impl Jobs {
 
     fn run_reboot_jobs(&mut self, now: Timestamp, mono: Instant, runner: &mut dyn Runner) {
         for n in 0..self.jobs.len() {
-            let state = &self.jobs[n];
+            let Some(state) = self.jobs.get(n) else {
+                continue;
+            };
             if !state.schedule.is_reboot() {
                 continue;
             }
@@ -319,7 +323,9 @@ impl Jobs {
     /// One `on_wake` decision for job `n`.
     fn wake(&mut self, n: usize, now: Timestamp, mono: Instant, runner: &mut dyn Runner) {
         let spread = self.config.catchup_spread;
-        let state = &mut self.jobs[n];
+        let Some(state) = self.jobs.get_mut(n) else {
+            return;
+        };
         let missed = match state.job.missed {
             cairn_manifest::Missed::Skip => cairn_schedule::Missed::Skip,
             cairn_manifest::Missed::RunOnce => cairn_schedule::Missed::RunOnce,
@@ -385,12 +391,15 @@ impl Jobs {
         {
             return;
         }
-        let due = (0..self.jobs.len())
-            .filter_map(|n| self.jobs[n].catchup.map(|(when, _)| (when, n)))
+        let due = self
+            .jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(n, s)| s.catchup.map(|(when, _)| (when, n)))
             .filter(|(when, _)| *when <= mono)
             .min();
         if let Some((_, n)) = due {
-            if let Some((_, at)) = self.jobs[n].catchup.take() {
+            if let Some((_, at)) = self.jobs.get_mut(n).and_then(|s| s.catchup.take()) {
                 self.last_catchup = Some(mono);
                 self.fire(n, Reason::CatchUp, Some(at), now, mono, runner);
             }

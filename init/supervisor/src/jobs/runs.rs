@@ -60,7 +60,9 @@ impl Jobs {
         mono: Instant,
         runner: &mut dyn Runner,
     ) {
-        let state = &mut self.jobs[n];
+        let Some(state) = self.jobs.get_mut(n) else {
+            return;
+        };
         let policy = match state.job.overlap {
             cairn_manifest::Overlap::Skip => Overlap::Skip,
             cairn_manifest::Overlap::Queue => Overlap::Queue,
@@ -97,7 +99,9 @@ impl Jobs {
         runner: &mut dyn Runner,
     ) {
         let limit = self.config.history_limit;
-        let state = &mut self.jobs[n];
+        let Some(state) = self.jobs.get_mut(n) else {
+            return;
+        };
         let name = state.job.name.clone();
         match runner.start(&state.job, reason, scheduled) {
             Ok(pid) => {
@@ -155,7 +159,9 @@ impl Jobs {
             return false;
         };
         let limit = self.config.history_limit;
-        let state = &mut self.jobs[n];
+        let Some(state) = self.jobs.get_mut(n) else {
+            return false;
+        };
         let run = state.runs.remove(i);
         let name = state.job.name.clone();
         let took = now.duration_since(run.start);

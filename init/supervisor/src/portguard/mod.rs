@@ -190,8 +190,8 @@ fn load(insns: &[Insn], attach_type: u32, hook: &'static str) -> Result<OwnedFd,
     let mut buf = vec![0u8; LOG_SIZE];
     // The second attempt only serves the report; its own error is the same.
     let _ = sys::prog_load(prog_type, attach_type, insns, LICENSE, NAME, Some(&mut buf));
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let text = String::from_utf8_lossy(&buf[..len]);
+    let until_nul = buf.split(|&b| b == 0).next().unwrap_or_default();
+    let text = String::from_utf8_lossy(until_nul);
     let text = text.trim();
     let log = if text.is_empty() {
         String::new()

@@ -56,6 +56,12 @@ fn probe_for(app: &App, offset: u16, index: u32) -> Result<Probe, String> {
     }
 }
 
+// Indexing: `n` ranges over `0..self.instances.len()`, is a position in
+// `instances`, or (a health result's tag) has been looked up with `get` in
+// `apply_outcome` first; `inst.app` is the index `with_processes` gave the
+// instance into `apps`. Neither vector changes length after `with_processes`
+// (see `Supervisor`).
+#[allow(clippy::indexing_slicing)]
 impl Supervisor {
     /// Signals a whole process group, or the process if the group is gone.
     pub(super) fn send(&mut self, pid: i32, signal: Signal) {

@@ -103,16 +103,16 @@ impl Supervisor {
     /// Ends the confinement of instance `n`, which has exited; when a limit
     /// had a hand in its end, logs which and returns it.
     pub(super) fn release_confinement(&mut self, n: usize) -> Option<String> {
-        let inst = &mut self.instances[n];
+        let inst = self.instances.get_mut(n)?;
         let events = inst.confinement.take()?.release();
-        let cause = describe(events, &self.apps[inst.app].limits)?;
+        let cause = describe(events, &self.apps.get(inst.app)?.limits)?;
         tracing::warn!("app {}: {cause}", inst.label);
         Some(cause)
     }
 
     /// Kills everything in instance `n`'s cgroup, wherever it forked to.
     pub(super) fn kill_cgroup(&self, n: usize) {
-        if let Some(confinement) = &self.instances[n].confinement {
+        if let Some(confinement) = self.instances.get(n).and_then(|i| i.confinement.as_ref()) {
             confinement.kill_all();
         }
     }

@@ -152,6 +152,7 @@ struct CheckChild {
 
 #[derive(Debug)]
 struct Instance {
+    /// Its app's index in [`Supervisor`]'s `apps`.
     app: usize,
     index: u32,
     label: String,
@@ -206,7 +207,12 @@ impl Instance {
 #[derive(Debug)]
 pub struct Supervisor {
     config: SupervisorConfig,
+    /// Filled once by [`Supervisor::with_processes`] and never resized or
+    /// reordered: an instance's `app` indexes it for the supervisor's life.
     apps: Vec<App>,
+    /// Filled once by [`Supervisor::with_processes`] and never resized or
+    /// reordered: an instance's number `n` (its index here) stays valid, and
+    /// tags its output, its health results and its stderr tail.
     instances: Vec<Instance>,
     streams: Streams,
     notify: Option<NotifySocket>,
@@ -224,6 +230,11 @@ pub struct Supervisor {
     processes: Box<dyn Processes>,
 }
 
+// Indexing: every instance number `n` here comes from
+// `0..self.instances.len()` or a position in `instances`, and `inst.app` is
+// the index `with_processes` gave each instance into `apps`; neither vector
+// changes length after `with_processes`, so no index is out of range.
+#[allow(clippy::indexing_slicing)]
 impl Supervisor {
     /// Plans every instance of every app, binds NOTIFY_SOCKET and starts the
     /// health workers if needed; nothing starts before the first
@@ -371,15 +382,15 @@ impl Supervisor {
         drop(fds);
         drop(own);
         drop(stream_fds);
-        for (watch, ready) in watches.iter_mut().zip(&flagged[stream_count + own_count..]) {
+        // One flag per polled descriptor, in the order they were added:
+        // the streams', our own, then the watches'.
+        let (stream_flags, rest) = flagged.split_at_checked(stream_count).unwrap_or_default();
+        let (own_flags, watch_flags) = rest.split_at_checked(own_count).unwrap_or_default();
+        for (watch, ready) in watches.iter_mut().zip(watch_flags) {
             watch.ready = *ready;
         }
-        self.streams
-            .service(&flagged[..stream_count], self.sink.as_mut());
-        if flagged[stream_count..stream_count + own_count]
-            .iter()
-            .any(|f| *f)
-        {
+        self.streams.service(stream_flags, self.sink.as_mut());
+        if own_flags.iter().any(|f| *f) {
             // Both are cheap to read when nothing waits.
             self.receive_notifications();
             self.receive_results(Instant::now());

@@ -8,6 +8,11 @@ use super::{Supervisor, Verdict};
 use crate::health::Light;
 use cairn_sys::process::ExitStatus;
 
+// Indexing: `n` is an instance number a caller in this module took from
+// `0..self.instances.len()` or a position in `instances`, and `inst.app` the
+// index `with_processes` gave it into `apps`; neither vector changes length
+// after `with_processes` (see `Supervisor`).
+#[allow(clippy::indexing_slicing)]
 impl Supervisor {
     /// Every instance's state, as written to the status file.
     pub fn statuses(&self) -> Vec<InstanceStatus> {

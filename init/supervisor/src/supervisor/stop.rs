@@ -13,6 +13,10 @@ use nix::sys::signal::Signal;
 use super::backoff::format_duration;
 use super::{Phase, Supervisor};
 
+// Indexing: `n` ranges over `0..self.instances.len()` and every app index is
+// an instance's `app`, which `with_processes` took from `apps`; neither
+// vector changes length after `with_processes` (see `Supervisor`).
+#[allow(clippy::indexing_slicing)]
 impl Supervisor {
     /// Begins an orderly stop: restarts are cancelled and apps are sent
     /// SIGTERM, dependents first, each then given its `stop_timeout`.

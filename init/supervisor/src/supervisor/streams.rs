@@ -73,7 +73,7 @@ impl Stream {
                     return false;
                 }
                 Ok(n) => {
-                    self.lines.push(&buf[..n], &mut emit);
+                    self.lines.push(buf.get(..n).unwrap_or_default(), &mut emit);
                     total += n;
                     if total >= READ_BUDGET {
                         return true;

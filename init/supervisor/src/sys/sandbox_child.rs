@@ -409,9 +409,9 @@ unsafe fn setup(
         let count = spec.passed.len().min(MAX_PASSED);
         let first_free = 3 + count as libc::c_int;
         let mut moved = [-1; MAX_PASSED];
-        for (index, fd) in spec.passed.iter().take(count).enumerate() {
-            moved[index] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free);
-            step_ok(libc::c_long::from(moved[index]), Stage::Passed, index)?;
+        for (index, (slot, fd)) in moved.iter_mut().zip(&spec.passed).take(count).enumerate() {
+            *slot = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free);
+            step_ok(libc::c_long::from(*slot), Stage::Passed, index)?;
         }
         for (index, fd) in moved.iter().take(count).enumerate() {
             let ret = libc::dup2(*fd, 3 + index as libc::c_int);

@@ -260,8 +260,8 @@ pub fn spawn_sandboxed(spec: &SandboxSpec) -> Result<i32, SpawnError> {
     drop(maps);
     let mut message = [0u8; REPORT_LEN];
     let mut got = 0;
-    while got < message.len() {
-        match nix::unistd::read(report_read.as_raw_fd(), &mut message[got..]) {
+    while let Some(rest) = message.get_mut(got..).filter(|rest| !rest.is_empty()) {
+        match nix::unistd::read(report_read.as_raw_fd(), rest) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -275,10 +275,13 @@ pub fn spawn_sandboxed(spec: &SandboxSpec) -> Result<i32, SpawnError> {
     // at once, and the reaper with it; reap it here so it is never mistaken
     // for an instance that ran.
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-    let word = |at: usize| {
-        let mut bytes = [0u8; 4];
-        bytes.copy_from_slice(&message[at..at + 4]);
-        bytes
+    // Every offset lies inside the report; bytes the child did not write
+    // read as zero.
+    let word = |at: usize| -> [u8; 4] {
+        message
+            .get(at..at + 4)
+            .and_then(|bytes| bytes.try_into().ok())
+            .unwrap_or_default()
     };
     let stage = usize::try_from(u32::from_ne_bytes(word(0)))
         .ok()

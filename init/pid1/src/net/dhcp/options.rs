@@ -125,9 +125,7 @@ fn ip_list(code: u8, value: &[u8]) -> Result<Vec<Ipv4Addr>, PacketError> {
     if value.is_empty() || !addresses.remainder().is_empty() {
         return Err(bad_length(code, value));
     }
-    Ok(addresses
-        .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
-        .collect())
+    addresses.map(|address| one_ip(code, address)).collect()
 }
 
 fn seconds(code: u8, value: &[u8]) -> Result<u32, PacketError> {

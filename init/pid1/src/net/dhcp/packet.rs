@@ -72,8 +72,9 @@ impl Packet {
 
     /// The client hardware address as far as `hlen` says it reaches.
     pub fn hardware_address(&self) -> &[u8] {
-        let len = usize::from(self.hlen).min(self.chaddr.len());
-        &self.chaddr[..len]
+        self.chaddr
+            .get(..usize::from(self.hlen))
+            .unwrap_or(&self.chaddr)
     }
 
     pub fn encode(&self) -> Vec<u8> {
