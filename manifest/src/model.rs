@@ -23,6 +23,8 @@ pub struct Manifest {
     pub apps: BTreeMap<String, App>,
     pub logging: Logging,
     pub jobs: BTreeMap<String, Job>,
+    pub control: Control,
+    pub update: Update,
     /// Where each key was written, for errors found after parsing
     /// (see [`Manifest::diagnostic_at`]). Empty for a manifest built in code.
     pub locations: Locations,
@@ -37,6 +39,44 @@ pub struct System {
     pub timezone: String,
     /// Added to every port. Default: 0.
     pub port_offset: u16,
+}
+
+/// `[control]`: the control API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Control {
+    /// Default 7443.
+    pub port: u16,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            port: DEFAULT_CONTROL_PORT,
+        }
+    }
+}
+
+/// The control API's port when `[control] port` is not written.
+pub const DEFAULT_CONTROL_PORT: u16 = 7443;
+
+/// `[update]`: how a new version proves itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Update {
+    /// A new version must be healthy this soon after its boot, or it is
+    /// rolled back. Default 5 minutes.
+    pub healthy_within: Duration,
+    /// How long an update's reboot waits for apps that hold an update lock.
+    /// Default 10 minutes.
+    pub lock_timeout: Duration,
+}
+
+impl Default for Update {
+    fn default() -> Self {
+        Update {
+            healthy_within: Duration::from_secs(300),
+            lock_timeout: Duration::from_secs(600),
+        }
+    }
 }
 
 /// `[network]`
@@ -80,6 +120,32 @@ pub struct App {
     pub paths: BTreeMap<String, PathGrant>,
     pub limits: Limits,
     pub health: Option<Health>,
+    /// Path inside the app's tree -> the name of a secret stored on the
+    /// device, granted read-only.
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl Default for App {
+    /// An app with nothing set but the defaults; a name and `exec` make it
+    /// one (for code that builds apps, such as tests and job runs).
+    fn default() -> Self {
+        App {
+            name: String::new(),
+            bundle: PathBuf::new(),
+            exec: Vec::new(),
+            env: BTreeMap::new(),
+            instances: 1,
+            after: Vec::new(),
+            restart: Restart::OnFailure,
+            stop_timeout: Duration::from_secs(10),
+            sockets: Sockets::Bound,
+            ports: BTreeMap::new(),
+            paths: BTreeMap::new(),
+            limits: Limits::default(),
+            health: None,
+            secrets: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -61,6 +61,19 @@ pub(crate) fn hostname_problem(name: &str) -> Option<&'static str> {
     (!ok).then_some(RULE)
 }
 
+/// Secret names become file names on the device: 1 to 64 lowercase
+/// letters, digits, `.`, `_` or `-`, starting with a letter or digit.
+pub fn secret_name_problem(name: &str) -> Option<&'static str> {
+    const RULE: &str = "secret names are 1 to 64 lowercase letters, digits, `.`, `_` or `-`, starting with a letter or digit";
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    (!ok).then_some(RULE)
+}
+
 /// Environment variable names as a shell accepts them.
 pub(crate) fn env_name_problem(name: &str) -> Option<&'static str> {
     const RULE: &str = "variable names are letters, digits and `_`, not starting with a digit";

@@ -287,6 +287,7 @@ fn app(name: &str) -> App {
         paths,
         limits: Limits::default(),
         health: None,
+        secrets: Default::default(),
     }
 }
 

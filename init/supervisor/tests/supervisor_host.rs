@@ -42,6 +42,7 @@ fn app(name: &str, script: &str, restart: Restart) -> App {
         paths: BTreeMap::new(),
         limits: Limits::default(),
         health: None,
+        secrets: Default::default(),
     }
 }
 

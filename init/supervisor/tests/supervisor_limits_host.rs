@@ -52,6 +52,7 @@ fn prober(declared: u16, undeclared: u16, limits: Limits) -> App {
         paths: BTreeMap::new(),
         limits,
         health: None,
+        secrets: Default::default(),
     }
 }
 

@@ -22,6 +22,7 @@ pub(crate) const KEYS: &[&str] = &[
     "paths",
     "limits",
     "health",
+    "secrets",
 ];
 
 pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,8 +74,16 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, name: &str, table: &Section<'_>) -> App {
         paths: grants::paths(ctx, table),
         limits: grants::limits(ctx, table),
         health: health::read(ctx, table, &ports),
+        secrets: grants::secrets(ctx, table),
         ports,
     };
+    for path in app.secrets.keys() {
+        if app.paths.contains_key(path) {
+            let message = format!("`{path}` is both a granted path and a secret");
+            let help = "a secret is a file of its own: give it a path no `paths` entry uses".to_owned();
+            ctx.error_at_path(&table.path.key("secrets").key(path), message, Some(help));
+        }
+    }
     if app.sockets == Sockets::Passed && app.ports.is_empty() {
         let message = "sockets = \"passed\" but the app declares no ports to pass".to_owned();
         let help = "declare ports under [apps.NAME.ports], or remove `sockets`".to_owned();

@@ -196,6 +196,37 @@ fn reserved_variable(name: &str, port_names: &[String]) -> bool {
             .any(|p| name == format!("PORT_{}", p.to_uppercase()))
 }
 
+/// `[apps.X.secrets]`: a path inside the app -> the name of a secret stored
+/// on the device with `cairn secret set`.
+pub(crate) fn secrets(ctx: &mut Ctx<'_>, section: &Section<'_>) -> BTreeMap<String, String> {
+    let mut secrets = BTreeMap::new();
+    let Some(table) = ctx.table(section, "secrets", &[]) else {
+        return secrets;
+    };
+    for entry in table.entries {
+        let path = table.path.key(&entry.key);
+        if let Some((problem, help)) = path_problem(&entry.key) {
+            ctx.error(
+                &entry.key_span,
+                format!("secret path `{}` {problem}", entry.key),
+                help,
+            );
+            continue;
+        }
+        let help = Some("a secret is granted by its name: \"/run/secrets/db\" = \"db-password\"".to_owned());
+        let Some(name) = ctx.as_string(&entry.value, path, help) else {
+            continue;
+        };
+        if let Some(rule) = names::secret_name_problem(name.value) {
+            let message = format!("`{}` is not a valid secret name", name.value);
+            ctx.error(name.span(), message, Some(rule.to_owned()));
+            continue;
+        }
+        secrets.insert(entry.key.clone(), name.value.to_owned());
+    }
+    secrets
+}
+
 pub(crate) fn env(
     ctx: &mut Ctx<'_>,
     section: &Section<'_>,

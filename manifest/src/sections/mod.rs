@@ -2,6 +2,7 @@
 //! wrong, and fills in defaults so the rest can still be checked.
 
 mod app;
+mod deploy;
 mod exec;
 mod grants;
 mod health;
@@ -17,7 +18,9 @@ use crate::model::Manifest;
 use crate::reader::{find, Ctx};
 use crate::tree::Node;
 
-const ROOT_KEYS: &[&str] = &["version", "system", "network", "apps", "logging", "jobs"];
+const ROOT_KEYS: &[&str] = &[
+    "version", "system", "network", "apps", "logging", "jobs", "control", "update",
+];
 
 /// The one schema version this release reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -53,6 +56,8 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, root: &Node) -> Manifest {
         apps,
         logging,
         jobs,
+        control: deploy::control(ctx, &section),
+        update: deploy::update(ctx, &section),
         locations: Locations::default(),
     }
 }

@@ -35,6 +35,7 @@ pub fn app_for(job: &Job, stop_grace: Duration) -> App {
         paths: job.paths.clone(),
         limits: job.limits.clone(),
         health: None,
+        secrets: Default::default(),
     }
 }
 

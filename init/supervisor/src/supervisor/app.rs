@@ -282,6 +282,7 @@ pub(crate) mod tests {
             paths: BTreeMap::new(),
             limits: Limits::default(),
             health: None,
+            secrets: Default::default(),
         }
     }
 

@@ -61,6 +61,7 @@ fn app(name: &str, restart: Restart) -> App {
         paths: BTreeMap::new(),
         limits: Limits::default(),
         health: None,
+        secrets: Default::default(),
     }
 }
 

@@ -91,6 +91,7 @@ fn app() -> App {
         ]),
         limits: Limits::default(),
         health: None,
+        secrets: Default::default(),
     }
 }
 
