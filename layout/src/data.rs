@@ -15,6 +15,14 @@ pub const BOOT_COUNT: &str = "cairn/boot-count";
 pub const CRASHES: &str = "cairn/crashes";
 /// Each job's last scheduled instant and run history.
 pub const JOBS: &str = "cairn/jobs";
+/// The device's own identity for the control API: `server.crt` and
+/// `server.key` (root only), made for it at build or by `cairn provision`.
+pub const IDENTITY: &str = "cairn/identity";
+/// Secrets stored with `cairn secret set`, one file each (root only).
+pub const SECRETS: &str = "cairn/secrets";
+/// What the update writer and PID 1 record of an update: `pending.json`,
+/// `outcome.json`, `history.jsonl`.
+pub const UPDATE: &str = "cairn/update";
 /// App state (the `state` paths the manifest grants), by app.
 pub const APPS: &str = "apps";
 /// Log files, by source.
@@ -28,6 +36,12 @@ pub const SYSTEM_PATH: &str = "/data/cairn";
 pub const CRASHES_PATH: &str = "/data/cairn/crashes";
 /// `/data/cairn/jobs`.
 pub const JOBS_PATH: &str = "/data/cairn/jobs";
+/// `/data/cairn/identity`.
+pub const IDENTITY_PATH: &str = "/data/cairn/identity";
+/// `/data/cairn/secrets`.
+pub const SECRETS_PATH: &str = "/data/cairn/secrets";
+/// `/data/cairn/update`.
+pub const UPDATE_PATH: &str = "/data/cairn/update";
 /// `/data/apps`.
 pub const APPS_PATH: &str = "/data/apps";
 /// `/data/logs`.
@@ -55,6 +69,9 @@ mod tests {
         assert_eq!(JOBS_PATH, booted(JOBS));
         assert_eq!(APPS_PATH, booted(APPS));
         assert_eq!(LOGS_PATH, booted(LOGS));
+        assert_eq!(IDENTITY_PATH, booted(IDENTITY));
+        assert_eq!(SECRETS_PATH, booted(SECRETS));
+        assert_eq!(UPDATE_PATH, booted(UPDATE));
         assert_eq!(log_dir("web"), format!("{LOGS_PATH}/web"));
     }
 }

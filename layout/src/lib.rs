@@ -23,3 +23,4 @@ pub mod esp;
 pub mod initramfs;
 pub mod partition;
 pub mod run;
+pub mod users;

@@ -15,6 +15,16 @@ pub const ESP_MOUNT: &str = "/run/cairn/esp";
 pub const ROOTS: &str = "/run/cairn/roots";
 /// Each app's runtime files (resources, writable copies).
 pub const APPS: &str = "/run/cairn/apps";
+/// The booted system's facts (version, build, bank, blessing, the last
+/// update's outcome), for the control API.
+pub const SYSTEM: &str = "/run/cairn/system.json";
+/// PID 1's socket for the control API's requests (restart, reboot,
+/// rollback, secrets).
+pub const PID1_SOCKET: &str = "/run/cairn/pid1.sock";
+/// The update writer's socket, where the control API streams bundles.
+pub const UPDATE_SOCKET: &str = "/run/cairn/update.sock";
+/// What the in-image services are started with.
+pub const SERVICES_CONFIG: &str = "/run/cairn/services.json";
 
 #[cfg(test)]
 mod tests {
@@ -22,7 +32,18 @@ mod tests {
 
     #[test]
     fn every_path_is_under_the_runtime_directory() {
-        for path in [STATUS, NOTIFY, RESOURCES, ESP_MOUNT, ROOTS, APPS] {
+        for path in [
+            STATUS,
+            NOTIFY,
+            RESOURCES,
+            ESP_MOUNT,
+            ROOTS,
+            APPS,
+            SYSTEM,
+            PID1_SOCKET,
+            UPDATE_SOCKET,
+            SERVICES_CONFIG,
+        ] {
             assert!(path.starts_with(&format!("{DIR}/")), "{path}");
         }
     }
