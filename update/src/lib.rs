@@ -26,7 +26,7 @@
 )]
 
 mod bundle;
-
+pub mod entries;
 mod error;
 mod format;
 mod hashing;
@@ -41,7 +41,6 @@ mod signature;
 mod stream;
 mod wire;
 mod writer;
-
 
 pub use bundle::{Bundle, VerifiedManifest};
 pub use error::{ManifestError, ReadError, Region, WriteError};
