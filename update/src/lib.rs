@@ -42,6 +42,9 @@ mod stream;
 mod wire;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 pub use bundle::{Bundle, VerifiedManifest};
 pub use error::{ManifestError, ReadError, Region, WriteError};
 pub use format::{
