@@ -1,5 +1,5 @@
-//! Which entry systemd-boot 252 boots: the cases checked against the real
-//! loader under QEMU (the table in the design brief), every state of two
+//! Which entry systemd-boot 252 boots: the cases checked by booting the real
+//! loader under QEMU with pairs of entries, every state of two
 //! versions' counters, names from before build numbers, whole update
 //! lifecycles, and a property over arbitrary directories.
 
@@ -34,7 +34,7 @@ fn boot_both_orders(a: Entry, b: Entry) -> (String, Option<String>) {
     forward
 }
 
-// The design brief's table, row by row.
+// The cases checked on the real loader, one test each.
 
 #[test]
 fn row_1_a_blessed_hash_name_beats_a_new_one_starting_with_zeros() {
