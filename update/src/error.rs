@@ -184,8 +184,9 @@ pub enum ManifestError {
     )]
     KernelOptionsByte { at: usize, byte: u8 },
     #[error(
-        "kernel_options sets {option:?}, which the device sets itself (root=, cairn.bank=, \
-         cairn.version=)"
+        "kernel_options sets {option:?}, which the device sets itself (root=, {}=, {}=)",
+        cairn_layout::cmdline::BANK,
+        cairn_layout::cmdline::VERSION
     )]
     KernelOptionsReserved { option: String },
     #[error("verity_root_hash {found:?} is not 64 lowercase hex digits")]

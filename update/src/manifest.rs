@@ -22,7 +22,11 @@ pub const MAX_BUILD: u64 = 9_999_999_999;
 
 /// Kernel parameters the device writes itself; a bundle that set them too
 /// would leave the kernel with two answers.
-const RESERVED_OPTIONS: [&str; 3] = ["root=", "cairn.bank=", "cairn.version="];
+const RESERVED_OPTIONS: [&str; 3] = [
+    "root",
+    cairn_layout::cmdline::BANK,
+    cairn_layout::cmdline::VERSION,
+];
 
 /// The payloads a bundle carries, each exactly once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -149,10 +153,10 @@ pub(crate) fn check_kernel_options(options: &str) -> Result<(), ManifestError> {
     {
         return Err(ManifestError::KernelOptionsByte { at, byte });
     }
-    if let Some(option) = options
-        .split(' ')
-        .find(|word| RESERVED_OPTIONS.iter().any(|r| word.starts_with(r)))
-    {
+    if let Some(option) = options.split(' ').find(|word| {
+        word.split_once('=')
+            .is_some_and(|(key, _)| RESERVED_OPTIONS.contains(&key))
+    }) {
         return Err(ManifestError::KernelOptionsReserved {
             option: option.to_owned(),
         });
@@ -198,12 +202,13 @@ mod tests {
                 option: "root=/dev/sda2".into()
             })
         );
+        let bank = cairn_layout::cmdline::BANK;
         assert!(matches!(
-            check_kernel_options("cairn.bank=a"),
+            check_kernel_options(&format!("{bank}=a")),
             Err(ManifestError::KernelOptionsReserved { .. })
         ));
         // Only a whole word is the reserved parameter.
-        assert!(check_kernel_options("xroot=1 cairn.banking=2").is_ok());
+        assert!(check_kernel_options(&format!("xroot=1 {bank}ing=2")).is_ok());
         assert!(matches!(
             check_kernel_options(&"x".repeat(4097)),
             Err(ManifestError::KernelOptionsLength { len: 4097 })

@@ -87,5 +87,6 @@ fn make_a_bundle_from_files_and_install_it_into_files() {
         text.contains("linux      /cairn/0000000007-2.0.0/linux\n"),
         "{text}"
     );
-    assert!(text.contains("root=PARTLABEL=cairn-b cairn.bank=b cairn.version=2.0.0 console=ttyS0"));
+    let options = cairn_layout::cmdline::entry_options('b', "2.0.0");
+    assert!(text.contains(&format!("{options} console=ttyS0")), "{text}");
 }

@@ -220,8 +220,8 @@ mod tests {
 
     #[test]
     fn the_id_is_compared_lowercased() {
-        let upper = Entry::named("cairn-B.conf");
-        let lower = Entry::named("cairn-a.conf");
+        let upper = Entry::named("x-B.conf");
+        let lower = Entry::named("x-a.conf");
         // "b" is newer than "a" only once both are lowercase ('B' < 'a').
         assert_eq!(compare(&upper, &lower), Ordering::Less);
     }

@@ -34,8 +34,15 @@ impl Bank {
     /// The GPT partition name of the bank.
     pub fn partlabel(self) -> &'static str {
         match self {
-            Bank::A => "cairn-a",
-            Bank::B => "cairn-b",
+            Bank::A => cairn_layout::partition::BANK_A,
+            Bank::B => cairn_layout::partition::BANK_B,
+        }
+    }
+
+    fn char(self) -> char {
+        match self {
+            Bank::A => 'a',
+            Bank::B => 'b',
         }
     }
 
@@ -71,10 +78,7 @@ pub fn render_entry(
     check_kernel_options(board_options).map_err(EntryError::BoardOptions)?;
     let dir = name.esp_dir();
     let version = &name.version;
-    let mut options = format!(
-        "root=PARTLABEL={} cairn.bank={bank} cairn.version={version}",
-        bank.partlabel()
-    );
+    let mut options = cairn_layout::cmdline::entry_options(bank.char(), version);
     if !board_options.trim().is_empty() {
         options.push(' ');
         options.push_str(board_options.trim());
@@ -119,20 +123,24 @@ mod tests {
     fn renders_a_complete_entry() {
         let name = EntryName::new(42, "1.4.0", 3).unwrap();
         let text = render_entry(&name, Bank::B, " console=ttyS0 quiet ").unwrap();
+        let options = cairn_layout::cmdline::entry_options('b', "1.4.0");
         assert_eq!(
             text,
-            "title      Cairn 1.4.0 (build 42, bank b)\n\
-             sort-key   cairn\n\
-             version    0000000042-1.4.0\n\
-             linux      /cairn/0000000042-1.4.0/linux\n\
-             initrd     /cairn/0000000042-1.4.0/initrd\n\
-             options    root=PARTLABEL=cairn-b cairn.bank=b cairn.version=1.4.0 console=ttyS0 quiet\n"
+            format!(
+                "title      Cairn 1.4.0 (build 42, bank b)\n\
+                 sort-key   cairn\n\
+                 version    0000000042-1.4.0\n\
+                 linux      /cairn/0000000042-1.4.0/linux\n\
+                 initrd     /cairn/0000000042-1.4.0/initrd\n\
+                 options    {options} console=ttyS0 quiet\n"
+            )
         );
         let keys: Vec<(&str, &str)> = key_values(&text).collect();
         assert_eq!(keys[1], ("sort-key", "cairn"));
         assert_eq!(keys[2], ("version", "0000000042-1.4.0"));
         let bare = render_entry(&name, Bank::A, "").unwrap();
-        assert!(bare.ends_with("cairn.version=1.4.0\n"), "{bare}");
+        let version_option = format!("{}=1.4.0\n", cairn_layout::cmdline::VERSION);
+        assert!(bare.ends_with(&version_option), "{bare}");
     }
 
     #[test]
@@ -172,6 +180,6 @@ mod tests {
     #[test]
     fn banks() {
         assert_eq!(Bank::A.other(), Bank::B);
-        assert_eq!(Bank::B.partlabel(), "cairn-b");
+        assert_eq!(Bank::B.partlabel(), cairn_layout::partition::BANK_B);
     }
 }

@@ -243,7 +243,9 @@ fn hashes_and_identity_fields_are_checked() {
         ManifestError::KernelOptionsByte { at: 5, .. }
     ));
     assert!(matches!(
-        manifest_error(|m| m["kernel_options"] = json!("cairn.bank=a")),
+        manifest_error(
+            |m| m["kernel_options"] = json!(format!("{}=a", cairn_layout::cmdline::BANK))
+        ),
         ManifestError::KernelOptionsReserved { .. }
     ));
 }
