@@ -32,7 +32,7 @@ pub use diag::{Diagnostic, Diagnostics, Location};
 pub use instance::{instance_label, split_instance_label};
 pub use locations::{KeyLocation, Locations};
 pub use model::*;
-pub use names::secret_name_problem;
+pub use names::{secret_name_problem, SERVICE_PREFIX};
 pub use sections::{DEFAULT_RATE_LIMIT, SCHEMA_VERSION};
 pub use uid::{app_uid, job_uid, UID_BASE, UID_SPAN};
 pub use units::{format_size, parse_duration, parse_size};

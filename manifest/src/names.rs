@@ -17,13 +17,23 @@ pub(crate) fn app_name_problem(name: &str) -> Option<&'static str> {
     }
     // The system's own log sources: an app of that name would share their
     // log files (see docs/logging.md).
-    RESERVED_NAMES.contains(&name).then_some(
-        "`cairn` and `kernel` are reserved: they name the system's own logs; choose another name",
+    if RESERVED_NAMES.contains(&name) {
+        return Some(
+            "`cairn` and `kernel` are reserved: they name the system's own logs; choose another name",
+        );
+    }
+    // The OS's own services (the control API, the update writer, the
+    // balancer) run beside the apps under names of this form.
+    name.starts_with(SERVICE_PREFIX).then_some(
+        "names starting with `cairn-` are reserved for the system's own services; choose another name",
     )
 }
 
 /// Names of the system's own log sources, which no app or job may take.
 pub const RESERVED_NAMES: [&str; 2] = ["cairn", "kernel"];
+
+/// How the names of the system's own services start; no app or job's does.
+pub const SERVICE_PREFIX: &str = "cairn-";
 
 /// Port names become `PORT_<NAME>` variables: a lowercase letter, then up to
 /// 31 lowercase letters, digits or `_`.
@@ -152,6 +162,7 @@ mod tests {
     fn system_log_sources_are_reserved() {
         assert!(app_name_problem("kernel").is_some_and(|r| r.contains("reserved")));
         assert!(app_name_problem("cairn").is_some_and(|r| r.contains("reserved")));
-        assert_eq!(app_name_problem("cairn-web"), None);
+        assert!(app_name_problem("cairn-web").is_some_and(|r| r.contains("services")));
+        assert_eq!(app_name_problem("cairnweb"), None);
     }
 }

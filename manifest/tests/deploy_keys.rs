@@ -79,3 +79,10 @@ fn bad_secrets_are_refused_at_their_place() {
         error(&text)
     );
 }
+
+#[test]
+fn names_of_the_systems_own_services_are_reserved() {
+    let text = "version = 1\n[apps.cairn-control]\nbundle = \"b\"\nexec = [\"/b\"]\n";
+    assert_eq!(error(text), "2:7: `cairn-control` is not a valid app name");
+    assert!(help(text).contains("reserved for the system's own services"));
+}

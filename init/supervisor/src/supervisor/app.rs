@@ -213,15 +213,16 @@ fn bind_ports(app: &App, instance: u32, offset: u16) -> io::Result<Vec<(String, 
 /// The command for one instance, with stdio and child setup in place:
 /// stdin from /dev/null, stdout and stderr to pipes PID 1 reads. With
 /// `config.chroot` (PID 1) the instance runs in its own namespaces (see
-/// [`crate::sandbox`]); otherwise it is a plain child, optionally under the
-/// app's uid.
+/// [`crate::sandbox`]); otherwise, and for the system's own services, it is
+/// a plain child, optionally under the app's (or the service's) uid.
 pub fn command(app: &App, instance: u32, config: &SupervisorConfig) -> io::Result<AppCommand> {
     let argv = app.expand_exec(config.port_offset, instance);
     let Some((program, args)) = argv.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "exec is empty"));
     };
     let env = build_env(app, instance, config.port_offset);
-    if config.chroot {
+    let service = config.services.get(&app.name);
+    if config.chroot && service.is_none() {
         let paths = SandboxPaths {
             apps: config.apps_root.clone(),
             ..config.sandbox.clone()
@@ -246,10 +247,13 @@ pub fn command(app: &App, instance: u32, config: &SupervisorConfig) -> io::Resul
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let ids = config.drop_privileges.then(|| {
-        let uid = config.sandbox.run_as.unwrap_or_else(|| app_uid(&app.name));
-        (uid, uid)
-    });
+    let ids = match service {
+        Some(uid) => uid.map(|uid| (uid, uid)),
+        None => config.drop_privileges.then(|| {
+            let uid = config.sandbox.run_as.unwrap_or_else(|| app_uid(&app.name));
+            (uid, uid)
+        }),
+    };
     let setup = ChildSetup::new(None, ids)?;
     Ok(AppCommand {
         kind: Kind::Plain(Box::new(Plain {
@@ -372,6 +376,18 @@ pub(crate) mod tests {
             .unwrap();
         nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None).unwrap();
         out
+    }
+
+    #[test]
+    fn a_service_is_a_plain_child_even_where_apps_are_sandboxed() {
+        let mut config = SupervisorConfig::pid1(0);
+        config
+            .services
+            .insert("cairn-control".to_string(), Some(990));
+        let control = app("cairn-control", &["/bin/true"]);
+        let mut command = command(&control, 0, &config).unwrap();
+        assert!(command.launch_mut().is_none(), "a service is not sandboxed");
+        assert_eq!(command.argv(), ["/bin/true"]);
     }
 
     #[test]

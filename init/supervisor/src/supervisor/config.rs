@@ -1,5 +1,6 @@
 //! How the supervisor starts apps, where it writes, and its timing knobs.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -74,6 +75,12 @@ pub struct SupervisorConfig {
     /// until then calendar jobs wait for a plausible clock. None: the clock
     /// is trusted as it is (a developer's machine).
     pub clock_synced: Option<&'static AtomicBool>,
+    /// The system's own services, by name, run beside the apps (PID 1's
+    /// control API and update writer): each is started as a plain child of
+    /// PID 1, outside any sandbox, cgroup leaf or port guard, as the uid
+    /// given (None: root). Supervision is the same as for an app:
+    /// restarts, backoff, the breaker, readiness, the stop order.
+    pub services: BTreeMap<String, Option<u32>>,
 }
 
 impl SupervisorConfig {
@@ -92,6 +99,7 @@ impl SupervisorConfig {
             cgroups: None,
             sandbox: SandboxPaths::booted(),
             clock_synced: None,
+            services: BTreeMap::new(),
         }
     }
 
@@ -111,6 +119,7 @@ impl SupervisorConfig {
             cgroups: None,
             sandbox: SandboxPaths::booted(),
             clock_synced: None,
+            services: BTreeMap::new(),
         }
     }
 }

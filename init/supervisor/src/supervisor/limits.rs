@@ -132,7 +132,12 @@ pub fn spawn_instance(
     if let Some(path) = &config.notify_socket {
         command.env("NOTIFY_SOCKET", path);
     }
-    let confinement = Confinement::create(app, instance, config, guard_warned)?;
+    // The system's own services live in PID 1's cgroup, as the logger does.
+    let confinement = if config.services.contains_key(&app.name) {
+        None
+    } else {
+        Confinement::create(app, instance, config, guard_warned)?
+    };
     let rlimits = rlimits(app);
     let spawned = match &confinement {
         Some(confinement) => confinement
