@@ -23,7 +23,7 @@
 pub mod cgroup;
 pub mod health;
 pub mod jobs;
-pub(crate) mod json;
+pub mod json;
 pub(crate) mod mountinfo;
 pub mod notify;
 pub mod portguard;

@@ -9,10 +9,11 @@
 //! eventually falls back to the other bank. Everything else (a module, the
 //! data partition, the network) is logged and boot goes on.
 
-pub(crate) mod bless;
 pub(crate) mod clock;
 pub(crate) mod cmdline;
 pub(crate) mod datapart;
+pub(crate) mod entries;
+pub(crate) mod esp;
 pub(crate) mod ext4;
 pub(crate) mod grow;
 pub(crate) mod modules;
@@ -45,8 +46,24 @@ pub(crate) struct Booted {
     pub buttons: PowerButtons,
     pub mounts: MountTable,
     pub esp: Option<Partition>,
+    pub bank: Bank,
     pub version: String,
+    /// The bank's build number; None for a bank from before build numbers.
+    pub build: Option<u64>,
+    /// The board the bank was built for.
+    pub board: String,
+    /// This boot's number, when the data partition counts them.
+    pub boot_count: Option<u64>,
     pub manifest: cairn_manifest::Manifest,
+}
+
+/// A one-line file of the booted bank, trimmed; None when it is missing or
+/// empty.
+fn bank_line(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|text| text.trim().to_string())
+        .filter(|text| !text.is_empty())
 }
 
 /// Step 1: signals, API filesystems, logging. Runs before anything can log.
@@ -193,9 +210,14 @@ pub(crate) fn boot() -> Result<Booted, String> {
     let buttons = PowerButtons::open(Path::new("/sys/class/input"), Path::new("/dev"));
     mount_bank(bank, parts.get(bank.partition_name()), &mut mounts)?;
     let version = running_version(cmdline.version);
-    tracing::info!("bank {bank} version {version} mounted");
+    let build = bank_line(bank_layout::BUILD_PATH).and_then(|b| b.parse::<u64>().ok());
+    let board = bank_line(bank_layout::BOARD_PATH).unwrap_or_default();
+    match build {
+        Some(build) => tracing::info!("bank {bank} version {version} mounted (build {build})"),
+        None => tracing::info!("bank {bank} version {version} mounted"),
+    }
 
-    datapart::setup(parts.get(partition::DATA), Path::new("/dev"), &mut mounts);
+    let boot_count = datapart::setup(parts.get(partition::DATA), Path::new("/dev"), &mut mounts);
 
     let manifest = cairn_manifest::load(Path::new(bank_layout::MANIFEST_PATH))
         .map_err(|diagnostics| format!("invalid manifest: {diagnostics}"))?;
@@ -210,7 +232,11 @@ pub(crate) fn boot() -> Result<Booted, String> {
         buttons,
         mounts,
         esp: parts.get(partition::ESP).cloned(),
+        bank,
         version,
+        build,
+        board,
+        boot_count,
         manifest,
     })
 }

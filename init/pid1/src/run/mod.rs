@@ -12,9 +12,13 @@
 //! shutdown, the logger is given a moment to write everything to disk.
 
 pub(crate) mod crash;
+mod deploy;
 pub(crate) mod power;
+mod records;
 pub(crate) mod shutdown;
 mod sink;
+mod system_file;
+mod update_gate;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
@@ -25,13 +29,18 @@ use nix::poll::PollFlags;
 
 use cairn_supervisor::cgroup::CgroupRoot;
 use cairn_supervisor::jobs::{Jobs, JobsConfig};
-use cairn_supervisor::{Supervisor, SupervisorConfig, Verdict, Watch};
+use cairn_supervisor::{Supervisor, SupervisorConfig, Watch};
 
 use self::power::{signal_meaning, CadCounter, SignalMeaning};
 use self::sink::Pid1Sink;
+use cairn_update::entries::EntryName;
+
+use self::records::Side;
+use self::update_gate::Gate;
+use crate::boot::entries::Listed;
 use crate::boot::mounts::MountTable;
 use crate::boot::partitions::Partition;
-use crate::boot::{bless, clock, Booted};
+use crate::boot::{clock, Booted};
 use crate::log::{console, hub};
 use crate::sys::input::PowerButtons;
 use crate::sys::power::PowerAction;
@@ -52,10 +61,25 @@ struct Runtime {
     buttons: PowerButtons,
     mounts: MountTable,
     esp: Option<Partition>,
-    version: String,
     cad: CadCounter,
     /// Set once a power-off or reboot is under way.
     stopping: Option<PowerAction>,
+    /// The booted version, as its boot entry names it.
+    me: EntryName,
+    /// The booted version, as the update records name it.
+    side: Side,
+    hostname: String,
+    board: String,
+    boot_count: Option<u64>,
+    /// Unix seconds of this boot's start.
+    booted_at: u64,
+    /// The boot is blessed.
+    blessed: bool,
+    /// A new version's health gate, and the last update's outcome.
+    gate: Gate,
+    healthy_within: Duration,
+    /// The ESP's entries, as last read.
+    entries: Vec<Listed>,
 }
 
 /// Step 7's groundwork: moves PID 1 into `cairn/init` of the cgroup tree and
@@ -84,9 +108,25 @@ pub(crate) fn run(booted: Booted) -> ! {
         buttons,
         mounts,
         esp,
+        bank,
         version,
+        build,
+        board,
+        boot_count,
         manifest,
     } = booted;
+    let side = Side {
+        version: version.clone(),
+        build,
+        bank: bank.to_string(),
+    };
+    let healthy_within = manifest.update.healthy_within;
+    let gate = Gate::open(
+        Path::new(cairn_layout::data::UPDATE_PATH),
+        &side,
+        healthy_within,
+        Instant::now(),
+    );
     let config = SupervisorConfig {
         cgroups: setup_cgroups(),
         clock_synced: Some(clock::synced_flag()),
@@ -98,17 +138,34 @@ pub(crate) fn run(booted: Booted) -> ! {
         manifest.jobs.values(),
         JobsConfig::pid1(clock_floor),
     ));
-    Runtime {
+    let mut runtime = Runtime {
         supervisor,
         signals,
         buttons,
         mounts,
         esp,
-        version,
         cad: CadCounter::default(),
         stopping: None,
-    }
-    .run()
+        me: EntryName {
+            build,
+            version,
+            tries: None,
+        },
+        side,
+        hostname: manifest.system.hostname.clone(),
+        board,
+        boot_count,
+        booted_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        blessed: false,
+        gate,
+        healthy_within,
+        entries: Vec::new(),
+    };
+    runtime.scan_entries();
+    runtime.write_system_file();
+    runtime.run()
 }
 
 fn signal_name(signo: i32) -> String {
@@ -214,16 +271,10 @@ impl Runtime {
                 request = Some(PowerAction::PowerOff);
             }
         }
-        match self.supervisor.take_verdict() {
-            Some(Verdict::Bless) => bless::bless(
-                self.esp.as_ref(),
-                Path::new("/dev"),
-                &self.version,
-                &mut self.mounts,
-            ),
-            Some(Verdict::Refuse(reason)) => tracing::warn!("not blessing: {reason}"),
-            None => {}
+        if let Some(verdict) = self.supervisor.take_verdict() {
+            self.on_verdict(verdict);
         }
+        self.check_trial_deadline(Instant::now());
         request
     }
 }

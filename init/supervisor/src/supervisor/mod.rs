@@ -61,6 +61,7 @@ pub mod status;
 mod stop;
 mod streams;
 
+use std::collections::BTreeMap;
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
@@ -221,6 +222,10 @@ pub struct Supervisor {
     all_ready_pending: bool,
     verdict: Option<Verdict>,
     verdict_pending: bool,
+    /// The app whose instance turned red first and refused the verdict.
+    refused_by: Option<String>,
+    /// Each app's last crash report's stderr lines.
+    last_crash: BTreeMap<String, Vec<String>>,
     last_status: Option<String>,
     stopping: bool,
     jobs: Option<jobs_glue::JobRuntime>,
@@ -326,6 +331,8 @@ impl Supervisor {
             all_ready_pending: false,
             verdict: None,
             verdict_pending: false,
+            refused_by: None,
+            last_crash: BTreeMap::new(),
             last_status: None,
             stopping: false,
             jobs: None,

@@ -31,6 +31,18 @@ impl Supervisor {
             .collect()
     }
 
+    /// The app whose instance turned red before everything was ready, which
+    /// refused the boot its blessing.
+    pub fn refused_by(&self) -> Option<&str> {
+        self.refused_by.as_deref()
+    }
+
+    /// The stderr lines of `app`'s last crash report (empty when it did not
+    /// crash in this boot).
+    pub fn last_stderr(&self, app: &str) -> &[String] {
+        self.last_crash.get(app).map_or(&[], Vec::as_slice)
+    }
+
     /// The state of instance `index` of `app`, if there is one.
     pub fn light(&self, app: &str, index: u32) -> Option<Light> {
         self.instances
@@ -53,6 +65,8 @@ impl Supervisor {
             stderr: self.streams.take_tail(n, self.sink.as_mut()),
         };
         report.log(self.sink.as_mut());
+        self.last_crash
+            .insert(report.app.clone(), report.stderr.clone());
         let Some(dir) = &self.config.crash_dir else {
             return;
         };
@@ -87,6 +101,7 @@ impl Supervisor {
                 inst.label
             )));
             self.verdict_pending = true;
+            self.refused_by = Some(self.apps[inst.app].name.clone());
         }
     }
 

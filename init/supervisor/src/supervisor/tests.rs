@@ -187,6 +187,7 @@ fn five_crashes_within_the_window_open_the_breaker_for_good() {
     assert!(fake.pid_of("calm").is_some());
     // It turned red before all apps were ready: no blessing for this boot.
     assert!(matches!(sv.take_verdict(), Some(Verdict::Refuse(why)) if why.contains("crashy")));
+    assert_eq!(sv.refused_by(), Some("crashy"));
 }
 
 #[test]
