@@ -43,6 +43,10 @@ pub enum Notice {
     Status(String),
     /// `STOPPING=1`
     Stopping,
+    /// `UPDATE_LOCK=1` (held) or `UPDATE_LOCK=0` (released): the app is in
+    /// the middle of something an update's reboot should wait for, for at
+    /// most `[update] lock_timeout`.
+    UpdateLock(bool),
 }
 
 /// Parses one datagram: every line is an assignment; unknown ones are ignored.
@@ -54,6 +58,8 @@ pub fn parse(datagram: &[u8]) -> Vec<Notice> {
             match (key, value) {
                 ("READY", "1") => Some(Notice::Ready),
                 ("STOPPING", "1") => Some(Notice::Stopping),
+                ("UPDATE_LOCK", "1") => Some(Notice::UpdateLock(true)),
+                ("UPDATE_LOCK", "0") => Some(Notice::UpdateLock(false)),
                 ("STATUS", status) => Some(Notice::Status(status.to_string())),
                 _ => None,
             }
@@ -194,6 +200,10 @@ mod tests {
     #[test]
     fn parses_the_assignments_cairn_acts_on() {
         assert_eq!(parse(b"READY=1"), vec![Notice::Ready]);
+        assert_eq!(
+            parse(b"UPDATE_LOCK=1\nUPDATE_LOCK=2\nUPDATE_LOCK=0"),
+            vec![Notice::UpdateLock(true), Notice::UpdateLock(false)]
+        );
         assert_eq!(
             parse(b"STATUS=loading cache: 40%\nREADY=1\nMAINPID=42\nWATCHDOG=1\n"),
             vec![Notice::Status("loading cache: 40%".into()), Notice::Ready]

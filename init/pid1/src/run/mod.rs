@@ -11,10 +11,12 @@
 //! and a hammered Ctrl-Alt-Del are still seen). Before the final steps of a
 //! shutdown, the logger is given a moment to write everything to disk.
 
+mod control_socket;
 pub(crate) mod crash;
 mod deploy;
 pub(crate) mod power;
 mod records;
+mod requests;
 pub(crate) mod shutdown;
 mod sink;
 mod system_file;
@@ -35,7 +37,9 @@ use self::power::{signal_meaning, CadCounter, SignalMeaning};
 use self::sink::Pid1Sink;
 use cairn_update::entries::EntryName;
 
+use self::control_socket::ControlSocket;
 use self::records::Side;
+use self::requests::PlannedReboot;
 use self::update_gate::Gate;
 use crate::boot::entries::Listed;
 use crate::boot::mounts::MountTable;
@@ -80,6 +84,11 @@ struct Runtime {
     healthy_within: Duration,
     /// The ESP's entries, as last read.
     entries: Vec<Listed>,
+    /// Where the control API's requests arrive.
+    control: Option<ControlSocket>,
+    /// A reboot an operator asked for, waiting for its time.
+    planned_reboot: Option<PlannedReboot>,
+    lock_timeout: Duration,
 }
 
 /// Step 7's groundwork: moves PID 1 into `cairn/init` of the cgroup tree and
@@ -121,6 +130,17 @@ pub(crate) fn run(booted: Booted) -> ! {
         bank: bank.to_string(),
     };
     let healthy_within = manifest.update.healthy_within;
+    let lock_timeout = manifest.update.lock_timeout;
+    let control = match ControlSocket::bind(
+        Path::new(cairn_layout::run::PID1_SOCKET),
+        cairn_layout::users::CONTROL_UID,
+    ) {
+        Ok(socket) => Some(socket),
+        Err(err) => {
+            tracing::warn!("no control socket: {err}");
+            None
+        }
+    };
     let gate = Gate::open(
         Path::new(cairn_layout::data::UPDATE_PATH),
         &side,
@@ -162,6 +182,9 @@ pub(crate) fn run(booted: Booted) -> ! {
         gate,
         healthy_within,
         entries: Vec::new(),
+        control,
+        planned_reboot: None,
+        lock_timeout,
     };
     runtime.scan_entries();
     runtime.write_system_file();
@@ -228,6 +251,16 @@ impl Runtime {
                 .iter()
                 .map(|(fd, events)| Watch::new(fd.as_fd(), *events)),
         );
+        let control_fds = self
+            .control
+            .as_ref()
+            .map(ControlSocket::fds)
+            .unwrap_or_default();
+        watches.extend(
+            control_fds
+                .iter()
+                .map(|fd| Watch::new(*fd, PollFlags::POLLIN)),
+        );
         self.supervisor.turn(&mut watches, ROUND);
         // The signalfd's watch comes first, then one per button.
         let mut ready = watches.iter().map(|w| w.ready);
@@ -240,6 +273,7 @@ impl Runtime {
         drop(watches);
         drop(button_fds);
         drop(logging_handles);
+        drop(control_fds);
         hub::tick();
         console::flush();
 
@@ -275,6 +309,8 @@ impl Runtime {
             self.on_verdict(verdict);
         }
         self.check_trial_deadline(Instant::now());
+        self.serve_requests();
+        self.check_planned_reboot();
         request
     }
 }

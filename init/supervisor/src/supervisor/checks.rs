@@ -356,6 +356,14 @@ impl Supervisor {
                         let label = &self.instances[n].label;
                         tracing::debug!("app {label} says it is stopping");
                     }
+                    Notice::UpdateLock(held) => {
+                        let inst = &mut self.instances[n];
+                        if inst.update_lock != held {
+                            let what = if held { "holds" } else { "released" };
+                            tracing::info!("app {} {what} its update lock", inst.label);
+                        }
+                        inst.update_lock = held;
+                    }
                 }
             }
         }

@@ -55,6 +55,7 @@ mod fake;
 mod jobs_glue;
 pub mod limits;
 mod processes;
+mod restart;
 mod sink;
 mod state;
 pub mod status;
@@ -181,6 +182,11 @@ struct Instance {
     confinement: Option<limits::Confinement>,
     /// The running instance's writable copies, removed when it ends.
     copies: Option<crate::sandbox::writable::WritableCopies>,
+    /// The running instance asked an update's reboot to wait (`UPDATE_LOCK=1`).
+    update_lock: bool,
+    /// An operator asked for a restart: the next exit starts it again at
+    /// once, whatever its policy, without counting as a failure.
+    restart_requested: bool,
 }
 
 impl Instance {
@@ -292,6 +298,8 @@ impl Supervisor {
                     app_status: None,
                     confinement: None,
                     copies: None,
+                    update_lock: false,
+                    restart_requested: false,
                 });
             }
         }
@@ -587,9 +595,16 @@ impl Supervisor {
         let cause = self.release_confinement(n);
         // The next start copies afresh from what is shipped.
         self.instances[n].copies = None;
+        self.instances[n].update_lock = false;
         let because = cause
             .as_ref()
             .map_or_else(String::new, |c| format!(": {c}"));
+        if std::mem::take(&mut self.instances[n].restart_requested) && !self.stopping {
+            self.instances[n].phase = Phase::Due(now);
+            tracing::info!("app {label} stopped ({status}) for its restart");
+            self.set_light(n, Light::Yellow, "restarting on request");
+            return true;
+        }
         match self.instances[n].phase {
             Phase::Running { since, .. } | Phase::Recycling { since, .. } if !self.stopping => {
                 let recycled = matches!(self.instances[n].phase, Phase::Recycling { .. });

@@ -367,3 +367,66 @@ fn an_unhealthy_instance_is_stopped_and_started_again() {
     assert_ne!(first, second);
     assert_eq!(fake.started("web"), [first, second]);
 }
+
+#[test]
+fn an_operator_restart_starts_an_app_again_whatever_its_policy() {
+    let (mut sv, fake) = supervisor(&[app("once", Restart::Never)]);
+    let t0 = Instant::now();
+    sv.step(t0);
+    let first = fake.pid_of("once").unwrap();
+    assert_eq!(sv.restart_app("once", t0 + ms(10)), Ok(1));
+    assert!(fake.signals().contains(&(first, Signal::SIGTERM)));
+    sv.step(t0 + ms(20));
+    sv.step(t0 + ms(20));
+    let second = fake.pid_of("once").unwrap();
+    assert_ne!(first, second);
+    assert_eq!(sv.statuses()[0].restarts, 1);
+    // A failed app (its breaker open) comes back too, with a fresh breaker.
+    assert_eq!(
+        sv.restart_app("nope", t0),
+        Err("there is no app nope".to_string())
+    );
+}
+
+#[test]
+fn a_failed_app_is_started_again_on_request() {
+    let (mut sv, fake) = supervisor(&[app("crashy", Restart::Always)]);
+    let t0 = Instant::now();
+    sv.step(t0);
+    let mut at = t0;
+    while !matches!(phase(&sv, "crashy"), Phase::Ended(_)) {
+        at += ms(20);
+        if let Some(pid) = fake.pid_of("crashy") {
+            fake.exit(pid, ExitStatus::Code(1));
+        }
+        sv.step(at);
+        if let Phase::Due(due) = phase(&sv, "crashy") {
+            at = due;
+            sv.step(at);
+        }
+    }
+    let starts = fake.started("crashy").len();
+    assert_eq!(sv.restart_app("crashy", at), Ok(1));
+    sv.step(at);
+    assert_eq!(fake.started("crashy").len(), starts + 1);
+    // It may fail again four times before the fresh breaker opens.
+    for _ in 0..4 {
+        at += ms(20);
+        fake.exit(fake.pid_of("crashy").unwrap(), ExitStatus::Code(1));
+        sv.step(at);
+        assert!(matches!(phase(&sv, "crashy"), Phase::Due(_)));
+        if let Phase::Due(due) = phase(&sv, "crashy") {
+            at = due;
+            sv.step(at);
+        }
+    }
+}
+
+#[test]
+fn no_restart_while_the_system_stops() {
+    let (mut sv, _fake) = supervisor(&[app("web", Restart::Always)]);
+    let t0 = Instant::now();
+    sv.step(t0);
+    sv.begin_stop_at(t0);
+    assert!(sv.restart_app("web", t0).is_err());
+}
