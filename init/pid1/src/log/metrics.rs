@@ -90,16 +90,23 @@ mod tests {
 
     #[test]
     fn cpu_time_grows_with_work() {
+        // Spin until the counter moves rather than for a fixed time: on a
+        // loaded machine 30 ms of wall time can be far less CPU time. The
+        // wall limit only stops a counter that never moves.
         let (user_before, _) = cpu_ms();
         let start = Instant::now();
         let mut x = 0u64;
-        while start.elapsed() < std::time::Duration::from_millis(30) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        let mut user_after = user_before;
+        while user_after < user_before + 10 && start.elapsed() < std::time::Duration::from_secs(20)
+        {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+            user_after = cpu_ms().0;
         }
-        let (user_after, _) = cpu_ms();
         assert!(
             user_after >= user_before + 10,
-            "{user_before} -> {user_after}"
+            "user CPU time stayed at {user_before} -> {user_after} ms after 20 s of spinning"
         );
     }
 
