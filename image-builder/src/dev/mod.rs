@@ -197,6 +197,8 @@ fn supervise(
         roots: layout.run.join("roots"),
         run: layout.run.join("apps"),
         notify: layout.notify.clone(),
+        // `cairn dev` reads secrets from files the developer puts here.
+        secrets: layout.dir.join("secrets"),
         dev: PathBuf::from("/dev"),
         user_namespace: host.user_namespace,
         run_as: None,

@@ -7,7 +7,7 @@
 //! `fact <name> <value>` line per observation. Other values of `CAIRN_PROBE`
 //! make it leave orphans, hang without a signal handler, or end with a given
 //! status, to check the namespace's reaper (pid 1, with the app as pid 2),
-//! or report on its writable copies of bundled paths.
+//! or report on its writable copies of bundled paths or its secrets.
 //! `harness = false`: the scenarios run one after another in the main thread.
 //! Those that build sandboxes need root; they are ignored unless asked for
 //! (`--include-ignored`, as scripts/test does as root) and then fail without
@@ -134,6 +134,30 @@ fn writable_copies(hold: bool) {
 
 /// The program inside the sandbox, which the scenarios start as an app
 /// (with `CAIRN_PROBE` set to what it should do).
+/// Reports what the app sees at its secret paths: content, owner, mode,
+/// and whether it can write or replace them.
+fn secrets_seen() {
+    for (name, path) in [("db", "/run/secrets/db"), ("motd", "/etc/motd")] {
+        match fs::read_to_string(path) {
+            Ok(text) => fact(&format!("{name}_text"), text.trim()),
+            Err(err) => fact(&format!("{name}_text"), format!("error {:?}", err.kind())),
+        }
+        if let Ok(meta) = fs::metadata(path) {
+            fact(&format!("{name}_uid"), meta.uid());
+            fact(
+                &format!("{name}_mode"),
+                format!("{:o}", meta.mode() & 0o7777),
+            );
+        }
+        attempt(&format!("{name}_write"), fs::write(path, b"x"));
+        attempt(
+            &format!("{name}_chmod"),
+            fs::set_permissions(path, fs::Permissions::from_mode(0o644)),
+        );
+    }
+    std::io::stdout().flush().unwrap();
+}
+
 fn probe(mode: std::ffi::OsString) {
     fact("pid", std::process::id());
     match mode.to_str().unwrap_or_default() {
@@ -148,6 +172,7 @@ fn probe(mode: std::ffi::OsString) {
         "exit3" => std::process::exit(3),
         "writable" => return writable_copies(false),
         "writable-hold" => return writable_copies(true),
+        "secrets" => return secrets_seen(),
         "kill" => {
             nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
         }
@@ -300,6 +325,7 @@ fn host() -> Host {
         roots: base.join("run/roots"),
         run: base.join("run/apps"),
         notify: base.join("run/notify"),
+        secrets: base.join("data/cairn/secrets"),
         dev: PathBuf::from("/dev"),
         user_namespace: None,
         run_as: None,
@@ -944,6 +970,73 @@ fn a_writable_copy_that_cannot_be_made_is_an_error_and_leaves_nothing() {
     assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
 }
 
+fn secret_app(name: &str) -> App {
+    let mut app = app(name);
+    app.env
+        .insert("CAIRN_PROBE".to_string(), "secrets".to_string());
+    app
+}
+
+fn a_secret_reaches_only_the_app_granted_it_read_only_as_its_own() {
+    let host = host();
+    let store = &host.paths.secrets;
+    fs::create_dir_all(store).unwrap();
+    fs::write(store.join("db-password"), b"hunter2\n").unwrap();
+    fs::write(store.join("banner"), b"secret banner\n").unwrap();
+    for file in ["db-password", "banner"] {
+        fs::set_permissions(store.join(file), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut granted = secret_app("probe");
+    granted.secrets = BTreeMap::from([
+        ("/run/secrets/db".to_string(), "db-password".to_string()),
+        // Over a file the app ships, inside one of its directories.
+        ("/etc/motd".to_string(), "banner".to_string()),
+    ]);
+    let facts = run(&host, &granted, 0);
+    let get = |k: &str| facts.get(k).map(String::as_str).unwrap_or("missing");
+    let uid = cairn_manifest::app_uid("probe").to_string();
+    assert_eq!(get("db_text"), "hunter2", "{facts:#?}");
+    assert_eq!(get("db_uid"), uid);
+    assert_eq!(get("db_mode"), "400");
+    assert_eq!(get("motd_text"), "secret banner");
+    assert_eq!(get("motd_mode"), "400");
+    for attempt in ["db_write", "db_chmod", "motd_write", "motd_chmod"] {
+        assert!(get(attempt).starts_with("error"), "{attempt}: {facts:#?}");
+    }
+    // The copies lived only as long as the instance.
+    assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
+
+    let other = run(&host, &secret_app("other"), 0);
+    let get = |k: &str| other.get(k).map(String::as_str).unwrap_or("missing");
+    assert_eq!(get("db_text"), "error NotFound", "{other:#?}");
+    assert_eq!(
+        get("motd_text"),
+        "hello",
+        "the shipped file, not the secret"
+    );
+
+    // A secret that was never stored stops the start, saying how to store it.
+    let mut missing = secret_app("probe");
+    missing.secrets = BTreeMap::from([("/run/secrets/api".to_string(), "api-token".to_string())]);
+    let env = cairn_supervisor::supervisor::app::build_env(&missing, 0, 0);
+    let err = sandbox::prepare(
+        &missing,
+        0,
+        &host.paths,
+        &missing.expand_exec(0, 0),
+        &env,
+        "{}",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("secret `api-token` is not stored on this device")
+            && err.contains("cairn secret set --to HOST api-token FILE"),
+        "{err}"
+    );
+    assert_eq!(copies_left(&host), (Vec::new(), Vec::new()));
+}
+
 fn main() {
     if let Some(mode) = std::env::var_os("CAIRN_PROBE") {
         return probe(mode);
@@ -991,6 +1084,10 @@ fn main() {
     tests.run_as_root(
         "a_writable_copy_that_cannot_be_made_is_an_error_and_leaves_nothing",
         a_writable_copy_that_cannot_be_made_is_an_error_and_leaves_nothing,
+    );
+    tests.run_as_root(
+        "a_secret_reaches_only_the_app_granted_it_read_only_as_its_own",
+        a_secret_reaches_only_the_app_granted_it_read_only_as_its_own,
     );
     tests.run(
         "an_unprivileged_host_runs_apps_in_user_namespaces",

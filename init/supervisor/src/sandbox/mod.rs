@@ -76,6 +76,8 @@ pub struct SandboxPaths {
     pub run: PathBuf,
     /// PID 1's notify socket, bound into the app when it exists.
     pub notify: PathBuf,
+    /// The device's secrets, one file per name (`cairn secret set`).
+    pub secrets: PathBuf,
     /// Where the device nodes come from.
     pub dev: PathBuf,
     /// Some: each instance gets a user namespace of its own, mapping the
@@ -113,6 +115,7 @@ impl SandboxPaths {
             roots: PathBuf::from(cairn_layout::run::ROOTS),
             run: PathBuf::from(cairn_layout::run::APPS),
             notify: PathBuf::from(NOTIFY_SOCKET),
+            secrets: PathBuf::from(cairn_layout::data::SECRETS_PATH),
             dev: PathBuf::from("/dev"),
             user_namespace: None,
             run_as: None,
@@ -345,6 +348,7 @@ pub fn prepare(
     let copies = WritableCopies::make(
         app,
         &tree,
+        &paths.secrets,
         &run,
         owner.map(|uid| (uid, uid)),
         paths.user_namespace.is_none(),

@@ -20,7 +20,12 @@
 //!    what is shipped there bound over it read-write (nosuid, nodev; see
 //!    [`super::writable`]). A `state` or `tmpfs` grant whose first component
 //!    is not in the tree gets its directories created in the root tmpfs;
-//! 6. the root tmpfs itself is made read-only.
+//! 6. the secrets: each granted secret's copy (made for this start, owned
+//!    by the app's uid, mode 0400, see [`super::writable`]) bound read-only
+//!    (nosuid, nodev, noexec) at its path; outside the tree its directories
+//!    and the file to bind over are created, inside a shipped directory
+//!    the app ships a placeholder file there;
+//! 7. the root tmpfs itself is made read-only.
 //!
 //! Every path in a step is absolute in PID 1's mount namespace; entering the
 //! root (pivot_root or move + chroot) happens after the steps.
@@ -61,7 +66,8 @@ pub struct Layout {
     /// The instance's state directory (`/data/apps/<name>/<instance>`).
     pub state: PathBuf,
     /// The directory holding this start's writable copies of bundled
-    /// paths, one per path at its escaped name ([`state_dir_name`]).
+    /// paths, one per path at its escaped name ([`state_dir_name`]), and
+    /// its secrets' copies in [`SECRETS_DIR`].
     pub copies: PathBuf,
     /// The file bound read-only at `/run/cairn/resources.json`.
     pub resources: PathBuf,
@@ -100,6 +106,11 @@ pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tt
 
 /// Top-level names the OS provides; a tree's own are not bound.
 const PROVIDED: [&str; 4] = ["dev", "proc", "sys", "run"];
+
+/// Under an instance's copies directory, the directory of its secrets'
+/// copies, one file per secret name. Path escaping never yields `@`, so
+/// no writable copy can be named so.
+pub const SECRETS_DIR: &str = "@secrets";
 
 /// A `tmpfs` grant's size when the app has no memory limit.
 pub const DEFAULT_TMPFS_BYTES: u64 = 64 << 20;
@@ -378,25 +389,9 @@ fn push_grants(steps: &mut Vec<Step>, app: &App, layout: &Layout, tree_dirs: &BT
             }
             continue;
         }
-        let in_tree = path
-            .components()
-            .find_map(|c| match c {
-                Component::Normal(first) => Some(tree_dirs.contains(first)),
-                _ => None,
-            })
-            .unwrap_or(false);
-        if !in_tree {
+        if !in_tree(path, tree_dirs) {
             // Outside the tree: the mount point is made in a tmpfs of ours.
-            let mut prefix = PathBuf::from("/");
-            for component in path.components().skip(1) {
-                prefix.push(component);
-                if made.insert(prefix.clone()) {
-                    steps.push(Step::Mkdir {
-                        path: inside(root, &prefix),
-                        mode: 0o755,
-                    });
-                }
-            }
+            make_dirs(steps, root, path.components().skip(1), &mut made);
         }
         let target = inside(root, path);
         match grant {
@@ -415,6 +410,59 @@ fn push_grants(steps: &mut Vec<Step>, app: &App, layout: &Layout, tree_dirs: &BT
                 ));
             }
             PathGrant::Bundle { .. } => {}
+        }
+    }
+    for (name, secret) in &app.secrets {
+        let path = Path::new(name);
+        let target = inside(root, path);
+        if !in_tree(path, tree_dirs) {
+            // Its directories and the file to bind over are made in a
+            // tmpfs of ours; inside a shipped directory the app ships the
+            // file (a placeholder), as a bind needs something to cover.
+            let mut parents = path.components().skip(1).collect::<Vec<_>>();
+            parents.pop();
+            make_dirs(steps, root, parents.into_iter(), &mut made);
+            steps.push(Step::Touch {
+                path: target.clone(),
+            });
+        }
+        steps.push(Step::bind(
+            layout.copies.join(SECRETS_DIR).join(secret),
+            target.clone(),
+        ));
+        steps.push(Step::remount_bind(
+            target,
+            RO_BIND_REMOUNT | MsFlags::MS_NOEXEC,
+        ));
+    }
+}
+
+/// Whether `path`'s first component is a directory of the app's tree.
+fn in_tree(path: &Path, tree_dirs: &BTreeSet<OsString>) -> bool {
+    path.components()
+        .find_map(|c| match c {
+            Component::Normal(first) => Some(tree_dirs.contains(first)),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
+/// Makes each directory on the way `components` lead from `/` that is not
+/// made yet.
+fn make_dirs<'a>(
+    steps: &mut Vec<Step>,
+    root: &Path,
+    components: impl Iterator<Item = Component<'a>>,
+    made: &mut BTreeSet<PathBuf>,
+) {
+    let mut prefix = PathBuf::from("/");
+    for component in components {
+        prefix.push(component);
+        if made.insert(prefix.clone()) {
+            steps.push(Step::Mkdir {
+                path: inside(root, &prefix),
+                mode: 0o755,
+            });
         }
     }
 }

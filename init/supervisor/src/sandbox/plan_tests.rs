@@ -295,3 +295,38 @@ fn a_writable_copys_remount_keeps_the_flags_of_its_source() {
             .to_string()
     ));
 }
+
+#[test]
+fn secrets_bind_the_instances_copies_read_only_and_make_room_outside_the_tree() {
+    let mut web = app("web", &["/bin/web"]);
+    web.secrets
+        .insert("/run/secrets/db".to_string(), "db-password".to_string());
+    web.secrets
+        .insert("/etc/web/token".to_string(), "api-token".to_string());
+    web.paths.insert("/run/web".to_string(), PathGrant::Tmpfs);
+    let layout = layout(vec![
+        entry("bin", EntryKind::Dir),
+        entry("etc", EntryKind::Dir),
+    ]);
+    let all = lines(&plan(&web, &layout));
+    let from = all
+        .iter()
+        .position(|l| l.starts_with("mount tmpfs /r/run/web"))
+        .unwrap();
+    let ro = "MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_BIND";
+    let copies = "/rt/apps/web/writable-7/@secrets";
+    assert_eq!(
+        &all[from + 1..],
+        [
+            // Inside the shipped /etc: bound over the file the app ships.
+            format!("mount {copies}/api-token /r/etc/web/token - MS_BIND | MS_REC -"),
+            format!("mount - /r/etc/web/token - {ro} -"),
+            // Under /run: its directory is made once, the file to cover too.
+            "mkdir /r/run/secrets 755".to_string(),
+            "touch /r/run/secrets/db".to_string(),
+            format!("mount {copies}/db-password /r/run/secrets/db - MS_BIND | MS_REC -"),
+            format!("mount - /r/run/secrets/db - {ro} -"),
+            "mount - /r - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT -".to_string(),
+        ]
+    );
+}

@@ -16,13 +16,19 @@
 //! must fit [`MAX_BYTES`] and [`MAX_ENTRIES`] (and the tmpfs): the copy is
 //! made in PID 1's loop, which must stay responsive.
 //!
+//! The same directory holds the copies of the secrets the app is granted
+//! (in [`SECRETS_DIR`]), read from the device's store on the data
+//! partition at every start, so a secret set while the app runs reaches
+//! its next start, and its copy lives in memory only while the instance
+//! does.
+//!
 //! In a user namespace (`cairn dev` as an ordinary user) PID 1 cannot
 //! mount, and the copies are a plain directory in its run directory, owned
 //! by the host user, who is the app inside.
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,7 +36,7 @@ use cairn_manifest::{App, PathGrant};
 use nix::mount::MsFlags;
 
 use super::copy::{self, Budget};
-use super::plan::{state_dir_name, DEFAULT_TMPFS_BYTES};
+use super::plan::{state_dir_name, DEFAULT_TMPFS_BYTES, SECRETS_DIR};
 use cairn_sys::mount::{Linux, MountOps};
 
 /// The most bytes of file content all writable copies of one instance
@@ -38,6 +44,9 @@ use cairn_sys::mount::{Linux, MountOps};
 pub const MAX_BYTES: u64 = 16 << 20;
 /// The most files, directories and symlinks they take.
 pub const MAX_ENTRIES: u64 = 10_000;
+
+/// The largest secret `cairn secret set` stores.
+pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// Numbers the copies' directories, one per start in this process.
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -100,11 +109,12 @@ impl WritableCopies {
     pub fn make(
         app: &App,
         tree: &Path,
+        secrets: &Path,
         parent: &Path,
         owner: Option<(u32, u32)>,
         own_tmpfs: bool,
     ) -> io::Result<WritableCopies> {
-        if writable_paths(app).next().is_none() {
+        if writable_paths(app).next().is_none() && app.secrets.is_empty() {
             return Ok(WritableCopies {
                 dir: parent.join("writable"),
                 made: Made::Nothing,
@@ -141,6 +151,9 @@ impl WritableCopies {
                 .and_then(|from| copy::copy_tree(&from, &to, owner, &mut budget))
                 .map_err(|err| io::Error::other(format!("writable copy of {path}: {err}")))?;
         }
+        if !app.secrets.is_empty() {
+            copy_secrets(app, secrets, &copies.dir.join(SECRETS_DIR), owner)?;
+        }
         Ok(copies)
     }
 
@@ -163,6 +176,58 @@ impl Drop for WritableCopies {
             tracing::warn!("cannot remove {}: {err}", self.dir.display());
         }
     }
+}
+
+/// Copies each secret `app` is granted from the device's store `store`
+/// into `to` (made here, mode 0700), each file mode 0400 and owned by
+/// `owner` when given. A secret that is not stored is an error that says
+/// how to store it: the app does not start without what it was promised.
+fn copy_secrets(app: &App, store: &Path, to: &Path, owner: Option<(u32, u32)>) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(to)
+        .map_err(|err| {
+            io::Error::new(err.kind(), format!("cannot create {}: {err}", to.display()))
+        })?;
+    let names: std::collections::BTreeSet<&String> = app.secrets.values().collect();
+    for name in names {
+        let from = store.join(name);
+        let value = match fs::metadata(&from) {
+            Ok(meta) if meta.len() > MAX_SECRET_BYTES => {
+                return Err(io::Error::other(format!(
+                "secret `{name}` is {} bytes, more than the {MAX_SECRET_BYTES} a secret may have",
+                meta.len()
+            )))
+            }
+            Ok(_) => zeroize::Zeroizing::new(fs::read(&from)?),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!(
+                        "secret `{name}` is not stored on this device: store it with \
+                         `cairn secret set --to HOST {name} FILE`"
+                    ),
+                ))
+            }
+            Err(err) => {
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("cannot read secret `{name}`: {err}"),
+                ))
+            }
+        };
+        let file = to.join(name);
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o400)
+            .open(&file)?;
+        std::io::Write::write_all(&mut out, &value)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&out, Some(uid), Some(gid))?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes `dir` and everything in it, even directories the app took its
