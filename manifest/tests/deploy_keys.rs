@@ -86,3 +86,18 @@ fn names_of_the_systems_own_services_are_reserved() {
     assert_eq!(error(text), "2:7: `cairn-control` is not a valid app name");
     assert!(help(text).contains("reserved for the system's own services"));
 }
+
+#[test]
+fn an_app_may_not_take_the_control_apis_port() {
+    let text = "version = 1\n[apps.api]\nbundle = \"api\"\nexec = [\"/api\"]\n[apps.api.ports]\nhttps = 7443\n";
+    assert_eq!(
+        error(text),
+        "6:9: app `api` port `https` would listen on port 7443, the control API's ([control] port)"
+    );
+    assert_eq!(
+        help(text),
+        "move the app's port, or set another [control] port"
+    );
+    let moved = format!("{}[control]\nport = 9443\n", text);
+    assert_eq!(ok(&moved).control.port, 9443);
+}

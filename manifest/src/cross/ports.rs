@@ -1,4 +1,5 @@
-//! Every port of every instance must exist and belong to one app only.
+//! Every port of every instance must exist and belong to one app only, and
+//! none may be the control API's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,6 +56,15 @@ pub(crate) fn check(manifest: &Manifest, offset: u16) -> Vec<Diagnostic> {
                         claim.describe()
                     );
                     let help = "lower the port, port_offset or instances";
+                    found.push(locations.diagnostic_at(&claim.key_path(), &message, Some(help)));
+                    break;
+                }
+                if number == u32::from(manifest.control.port) {
+                    let message = format!(
+                        "{} would listen on port {number}, the control API's ([control] port)",
+                        claim.describe()
+                    );
+                    let help = "move the app's port, or set another [control] port";
                     found.push(locations.diagnostic_at(&claim.key_path(), &message, Some(help)));
                     break;
                 }
