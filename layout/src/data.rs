@@ -18,10 +18,14 @@ pub const JOBS: &str = "cairn/jobs";
 /// The device's own identity for the control API: `server.crt` and
 /// `server.key` (root only), made for it at build or by `cairn provision`.
 pub const IDENTITY: &str = "cairn/identity";
+/// The device's certificate chain (PEM), readable by all.
+pub const IDENTITY_CERT: &str = "cairn/identity/server.crt";
+/// The device's private key (PEM), readable by the control API's uid only.
+pub const IDENTITY_KEY: &str = "cairn/identity/server.key";
 /// Secrets stored with `cairn secret set`, one file each (root only).
 pub const SECRETS: &str = "cairn/secrets";
-/// What the update writer and PID 1 record of an update: `pending.json`,
-/// `outcome.json`, `history.jsonl`.
+/// What the update writer and PID 1 record of an update: `pending`,
+/// `outcome` and `last` (`key=value` lines, see docs/bundle-format.md).
 pub const UPDATE: &str = "cairn/update";
 /// App state (the `state` paths the manifest grants), by app.
 pub const APPS: &str = "apps";
@@ -38,6 +42,10 @@ pub const CRASHES_PATH: &str = "/data/cairn/crashes";
 pub const JOBS_PATH: &str = "/data/cairn/jobs";
 /// `/data/cairn/identity`.
 pub const IDENTITY_PATH: &str = "/data/cairn/identity";
+/// `/data/cairn/identity/server.crt`.
+pub const IDENTITY_CERT_PATH: &str = "/data/cairn/identity/server.crt";
+/// `/data/cairn/identity/server.key`.
+pub const IDENTITY_KEY_PATH: &str = "/data/cairn/identity/server.key";
 /// `/data/cairn/secrets`.
 pub const SECRETS_PATH: &str = "/data/cairn/secrets";
 /// `/data/cairn/update`.
@@ -70,6 +78,10 @@ mod tests {
         assert_eq!(APPS_PATH, booted(APPS));
         assert_eq!(LOGS_PATH, booted(LOGS));
         assert_eq!(IDENTITY_PATH, booted(IDENTITY));
+        assert_eq!(IDENTITY_CERT_PATH, booted(IDENTITY_CERT));
+        assert_eq!(IDENTITY_KEY_PATH, booted(IDENTITY_KEY));
+        assert!(IDENTITY_CERT.starts_with(&format!("{IDENTITY}/")));
+        assert!(IDENTITY_KEY.starts_with(&format!("{IDENTITY}/")));
         assert_eq!(SECRETS_PATH, booted(SECRETS));
         assert_eq!(UPDATE_PATH, booted(UPDATE));
         assert_eq!(log_dir("web"), format!("{LOGS_PATH}/web"));

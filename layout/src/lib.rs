@@ -23,4 +23,5 @@ pub mod esp;
 pub mod initramfs;
 pub mod partition;
 pub mod run;
+pub mod services;
 pub mod users;

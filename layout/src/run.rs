@@ -11,6 +11,9 @@ pub const NOTIFY: &str = "/run/cairn/notify";
 pub const RESOURCES: &str = "/run/cairn/resources.json";
 /// Where the ESP is mounted while PID 1 changes an entry.
 pub const ESP_MOUNT: &str = "/run/cairn/esp";
+/// Where the update writer mounts the ESP while it writes a new version's
+/// kernel, initramfs and entry.
+pub const ESP_UPDATE_MOUNT: &str = "/run/cairn/esp-update";
 /// Each instance's root, while it is assembled.
 pub const ROOTS: &str = "/run/cairn/roots";
 /// Each app's runtime files (resources, writable copies).
@@ -37,6 +40,7 @@ mod tests {
             NOTIFY,
             RESOURCES,
             ESP_MOUNT,
+            ESP_UPDATE_MOUNT,
             ROOTS,
             APPS,
             SYSTEM,

@@ -92,7 +92,7 @@ fn an_app_may_not_take_the_control_apis_port() {
     let text = "version = 1\n[apps.api]\nbundle = \"api\"\nexec = [\"/api\"]\n[apps.api.ports]\nhttps = 7443\n";
     assert_eq!(
         error(text),
-        "6:9: app `api` port `https` would listen on port 7443, the control API's ([control] port)"
+        "6:9: app `api` port `https` would listen on port 7443, the control API's ([control] port + port_offset)"
     );
     assert_eq!(
         help(text),
@@ -100,4 +100,13 @@ fn an_app_may_not_take_the_control_apis_port() {
     );
     let moved = format!("{}[control]\nport = 9443\n", text);
     assert_eq!(ok(&moved).control.port, 9443);
+}
+
+#[test]
+fn the_control_port_with_the_offset_must_fit() {
+    let text = "version = 1\n[system]\nport_offset = 60000\n[control]\nport = 7443\n";
+    assert_eq!(
+        error(text),
+        "5:8: the control API would listen on port 67443 (7443 + port_offset 60000), beyond 65535"
+    );
 }

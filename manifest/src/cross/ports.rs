@@ -37,6 +37,15 @@ impl Claim<'_> {
 pub(crate) fn check(manifest: &Manifest, offset: u16) -> Vec<Diagnostic> {
     let locations = &manifest.locations;
     let mut found = Vec::new();
+    let control = u32::from(manifest.control.port) + u32::from(offset);
+    if control > 65535 {
+        let message = format!(
+            "the control API would listen on port {control} ({} + port_offset {offset}), beyond 65535",
+            manifest.control.port
+        );
+        let help = "lower [control] port or port_offset";
+        found.push(locations.diagnostic_at("control.port", &message, Some(help)));
+    }
     let mut claims: BTreeMap<u32, Claim<'_>> = BTreeMap::new();
     // Each pair of (app, port) claimants is reported once, not once per instance.
     let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
@@ -59,9 +68,9 @@ pub(crate) fn check(manifest: &Manifest, offset: u16) -> Vec<Diagnostic> {
                     found.push(locations.diagnostic_at(&claim.key_path(), &message, Some(help)));
                     break;
                 }
-                if number == u32::from(manifest.control.port) {
+                if number == control {
                     let message = format!(
-                        "{} would listen on port {number}, the control API's ([control] port)",
+                        "{} would listen on port {number}, the control API's ([control] port + port_offset)",
                         claim.describe()
                     );
                     let help = "move the app's port, or set another [control] port";

@@ -46,6 +46,8 @@ pub(crate) struct Booted {
     pub buttons: PowerButtons,
     pub mounts: MountTable,
     pub esp: Option<Partition>,
+    /// Both banks' partitions, as found: the update writer's targets.
+    pub banks: Vec<(Bank, Partition)>,
     pub bank: Bank,
     pub version: String,
     /// The bank's build number; None for a bank from before build numbers.
@@ -232,6 +234,10 @@ pub(crate) fn boot() -> Result<Booted, String> {
         buttons,
         mounts,
         esp: parts.get(partition::ESP).cloned(),
+        banks: [Bank::A, Bank::B]
+            .into_iter()
+            .filter_map(|b| Some((b, parts.get(b.partition_name())?.clone())))
+            .collect(),
         bank,
         version,
         build,

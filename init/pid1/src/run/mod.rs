@@ -17,6 +17,7 @@ mod deploy;
 pub(crate) mod power;
 mod records;
 mod requests;
+mod services;
 pub(crate) mod shutdown;
 mod sink;
 mod system_file;
@@ -117,6 +118,7 @@ pub(crate) fn run(booted: Booted) -> ! {
         buttons,
         mounts,
         esp,
+        banks,
         bank,
         version,
         build,
@@ -147,12 +149,35 @@ pub(crate) fn run(booted: Booted) -> ! {
         healthy_within,
         Instant::now(),
     );
+    let cgroup_apps = Path::new(CGROUP_MOUNT_POINT).join("cairn/apps");
+    let (service_apps, service_uids) = services::prepare(
+        &services::Facts {
+            hostname: &manifest.system.hostname,
+            board: &board,
+            me: &side,
+            bank,
+            port: manifest
+                .control
+                .port
+                .saturating_add(manifest.system.port_offset),
+            cgroup_apps: &cgroup_apps,
+        },
+        manifest.control.port,
+        &banks,
+        esp.as_ref(),
+    );
     let config = SupervisorConfig {
         cgroups: setup_cgroups(),
         clock_synced: Some(clock::synced_flag()),
+        services: service_uids,
         ..SupervisorConfig::pid1(manifest.system.port_offset)
     };
-    let mut supervisor = Supervisor::new(config, manifest.apps.values(), Box::new(Pid1Sink));
+    // The services start first, so the box can be reached while apps wait.
+    let mut supervisor = Supervisor::new(
+        config,
+        service_apps.iter().chain(manifest.apps.values()),
+        Box::new(Pid1Sink),
+    );
     let clock_floor = clock::floor(Some(Path::new(clock::BUILD_STAMP)));
     supervisor.set_jobs(Jobs::new(
         manifest.jobs.values(),
