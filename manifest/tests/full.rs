@@ -76,6 +76,10 @@ fn the_web_app() {
     assert_eq!(health.interval, Duration::from_secs(5));
     assert_eq!(health.timeout, Duration::from_secs(1));
     assert_eq!(health.grace, Duration::from_secs(30));
+    assert_eq!(
+        web.secrets.get("/run/secrets/db").map(String::as_str),
+        Some("db-password")
+    );
 }
 
 #[test]
@@ -131,6 +135,14 @@ fn logging_and_jobs() {
 }
 
 #[test]
+fn control_and_update() {
+    let m = load(&fixture()).unwrap();
+    assert_eq!(m.control.port, 7443);
+    assert_eq!(m.update.healthy_within, Duration::from_secs(5 * 60));
+    assert_eq!(m.update.lock_timeout, Duration::from_secs(10 * 60));
+}
+
+#[test]
 fn locations_of_keys_survive_parsing() {
     let m = load(&fixture()).unwrap();
     // [apps.web] is on line 17; bundle = "build/web" on line 18.
@@ -171,7 +183,7 @@ fn locations_of_keys_survive_parsing() {
     assert_eq!(
         m.location("logging.remote.1.url"),
         Some(Location {
-            line: 74,
+            line: 77,
             column: 7
         })
     );
