@@ -25,6 +25,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+use zeroize::Zeroizing;
 
 /// The longest request line: a secret of 64 KiB in hex, and some.
 pub const MAX_LINE: usize = 136 * 1024;
@@ -32,12 +33,15 @@ pub const MAX_LINE: usize = 136 * 1024;
 pub const DEADLINE: Duration = Duration::from_secs(5);
 /// Connections open at once.
 pub const MAX_OPEN: usize = 4;
+/// Bytes read from a connection at a time.
+const CHUNK: usize = 16 * 1024;
 
 /// One connection being read.
 #[derive(Debug)]
 struct Connection {
     stream: UnixStream,
-    buf: Vec<u8>,
+    /// Wiped when dropped: it may hold a secret.
+    buf: Zeroizing<Vec<u8>>,
     deadline: Instant,
 }
 
@@ -53,7 +57,8 @@ pub struct ControlSocket {
 /// A complete request line, and where to send the reply.
 #[derive(Debug)]
 pub struct Pending {
-    pub line: String,
+    /// Wiped when dropped: it may hold a secret.
+    pub line: Zeroizing<String>,
     stream: UnixStream,
 }
 
@@ -141,7 +146,9 @@ impl ControlSocket {
             }
             self.open.push(Connection {
                 stream,
-                buf: Vec::new(),
+                // Room for the longest line from the start, so growing
+                // never leaves an unwiped copy of a secret behind.
+                buf: Zeroizing::new(Vec::with_capacity(MAX_LINE + CHUNK)),
                 deadline: now + DEADLINE,
             });
         }
@@ -149,19 +156,23 @@ impl ControlSocket {
 }
 
 /// Reads what the connection holds; the line once it is complete.
-fn read_line(conn: &mut Connection) -> io::Result<Option<String>> {
-    let mut chunk = [0u8; 16 * 1024];
+fn read_line(conn: &mut Connection) -> io::Result<Option<Zeroizing<String>>> {
+    let mut chunk = Zeroizing::new([0u8; CHUNK]);
     loop {
         if let Some(end) = conn.buf.iter().position(|&b| b == b'\n') {
             conn.buf.truncate(end);
-            let line = String::from_utf8(std::mem::take(&mut conn.buf))
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))?;
-            return Ok(Some(line));
+            let bytes = std::mem::take(&mut *conn.buf);
+            let line = String::from_utf8(bytes).map_err(|err| {
+                // Wipe what was read even when it is refused.
+                drop(Zeroizing::new(err.into_bytes()));
+                io::Error::new(io::ErrorKind::InvalidData, "not UTF-8")
+            })?;
+            return Ok(Some(Zeroizing::new(line)));
         }
         if conn.buf.len() > MAX_LINE {
             return Ok(None);
         }
-        match conn.stream.read(&mut chunk) {
+        match conn.stream.read(&mut *chunk) {
             Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed early")),
             Ok(n) => conn
                 .buf
@@ -199,7 +210,7 @@ mod tests {
         let mut pending = socket.service(t0);
         assert_eq!(pending.len(), 1);
         let request = pending.remove(0);
-        assert_eq!(request.line, "restart web alice");
+        assert_eq!(request.line.as_str(), "restart web alice");
         request.answer("ok");
         let mut reply = String::new();
         io::BufReader::new(client).read_line(&mut reply).unwrap();

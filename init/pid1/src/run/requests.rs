@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use zeroize::Zeroizing;
+
 use super::Runtime;
 use crate::sys::power::PowerAction;
 
@@ -34,7 +36,8 @@ pub enum Request {
     },
     Secret {
         name: String,
-        value: Vec<u8>,
+        /// Wiped when dropped.
+        value: Zeroizing<Vec<u8>>,
         by: String,
     },
     UpdateReboot {
@@ -77,7 +80,7 @@ fn when(text: &str) -> Result<When, String> {
     }
 }
 
-fn hex(text: &str) -> Result<Vec<u8>, String> {
+fn hex(text: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     if !text.len().is_multiple_of(2) || text.len() > 2 * MAX_SECRET {
         return Err(format!("a secret is hex of at most {MAX_SECRET} bytes"));
     }
@@ -86,16 +89,18 @@ fn hex(text: &str) -> Result<Vec<u8>, String> {
         b'a'..=b'f' => Some(b - b'a' + 10),
         _ => None,
     };
-    text.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| match pair {
+    // Its final size from the start: growing would leave unwiped copies.
+    let mut value = Zeroizing::new(Vec::with_capacity(text.len() / 2));
+    for pair in text.as_bytes().chunks_exact(2) {
+        match pair {
             [hi, lo] => match (digit(*hi), digit(*lo)) {
-                (Some(hi), Some(lo)) => Ok(hi << 4 | lo),
-                _ => Err("a secret is lowercase hex".to_string()),
+                (Some(hi), Some(lo)) => value.push(hi << 4 | lo),
+                _ => return Err("a secret is lowercase hex".to_string()),
             },
-            _ => Err("a secret is lowercase hex".to_string()),
-        })
-        .collect()
+            _ => return Err("a secret is lowercase hex".to_string()),
+        }
+    }
+    Ok(value)
 }
 
 /// Parses one request line.
@@ -271,7 +276,7 @@ mod tests {
             parse("secret db-password 733363726574 alice"),
             Ok(Request::Secret {
                 name: "db-password".into(),
-                value: b"s3cret".to_vec(),
+                value: Zeroizing::new(b"s3cret".to_vec()),
                 by: "alice".into()
             })
         );
