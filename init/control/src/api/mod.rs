@@ -1,0 +1,4 @@
+//! placeholder
+pub fn run(_config: crate::config::Config) -> anyhow::Result<()> {
+    Ok(())
+}
