@@ -23,6 +23,7 @@
 //! }
 //! ```
 //!
+//! (`tests/services.example.json` holds the same example.)
 //! `paths.proc` is optional (default `/proc`); `writer` is needed only by
 //! the writer. Instead of `esp_device` and `esp_mount`, `esp_dir` names a
 //! directory that already holds the ESP's files (tests): nothing is mounted.
@@ -267,6 +268,13 @@ mod tests {
                 mount_point: "/run/cairn/esp-update".into()
             }
         );
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let config = Config::parse(include_bytes!("../tests/services.example.json")).unwrap();
+        assert_eq!(config.control.port, 7443);
+        assert!(config.writer().unwrap().esp().is_ok());
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! `cairn-control api|writer --config FILE`: the control API or the update
 //! writer, the two services PID 1 starts from this one binary.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -153,7 +153,11 @@ async fn each_role_may_do_what_the_table_says_and_nothing_more() {
         .iter()
         .find(|l| l.contains("reader-user (reader) POST /v1/update -> 403"))
         .unwrap_or_else(|| panic!("{lines:?}"));
-    assert!(line.starts_with("cairn-control: "), "{line}");
+    assert!(
+        line.starts_with("reader-user (reader) POST /v1/update -> 403 in "),
+        "{line}"
+    );
+    assert!(line.ends_with("ms"), "{line}");
     assert!(lines
         .iter()
         .any(|l| l.contains("admin-user (admin) PUT /v1/secrets/db-password -> 200 in ")));

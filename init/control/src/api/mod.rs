@@ -126,7 +126,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listener = bind(config.control.port)
             .with_context(|| format!("binding port {}", config.control.port))?;
-        crate::log!("cairn-control: listening on port {}", config.control.port);
+        crate::log!("listening on port {}", config.control.port);
         let server = Server::new(Context::new(config), tls);
         serve(server, listener).await;
         Ok(())

@@ -86,7 +86,7 @@ pub async fn serve(server: Server, listener: TcpListener) {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors, mostly: wait for some to close.
-                crate::log!("cairn-control: accepting a connection: {e}");
+                crate::log!("accepting a connection: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -111,11 +111,11 @@ async fn connection(server: Server, tcp: tokio::net::TcpStream, peer: SocketAddr
         match tokio::time::timeout(limits.handshake_timeout, server.acceptor.accept(tcp)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
-                log.line(&format!("cairn-control: {peer}: handshake refused: {e}"));
+                log.line(&format!("{peer}: handshake refused: {e}"));
                 return;
             }
             Err(_) => {
-                log.line(&format!("cairn-control: {peer}: handshake timed out"));
+                log.line(&format!("{peer}: handshake timed out"));
                 return;
             }
         };
@@ -154,7 +154,7 @@ async fn logged(
     let path = printable(request.uri().path(), 200);
     let response = route(Arc::clone(&context), &identity, request).await;
     context.log.line(&format!(
-        "cairn-control: {identity} {method} {path} -> {} in {}",
+        "{identity} {method} {path} -> {} in {}",
         response.status().as_u16(),
         elapsed(started.elapsed())
     ));

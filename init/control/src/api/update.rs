@@ -106,14 +106,12 @@ pub async fn update(
     };
     let mut line = serde_json::to_vec(&request).unwrap_or_default();
     line.push(b'\n');
-    if writer.write_all(&line).await.is_err() {
-        return body::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the update writer closed the connection",
-        );
-    }
-
     let mut outcome = tokio::spawn(read_outcome(reader));
+    if writer.write_all(&line).await.is_err() {
+        // Refused before it read a word (another update runs), or gone.
+        let event = tokio::time::timeout(CONNECT_TIMEOUT, outcome).await;
+        return relay(&ctx, who, reboot, event.ok().and_then(Result::ok).flatten()).await;
+    }
     let pump = pump(incoming, writer, max, ctx.limits.body_timeout);
     tokio::pin!(pump);
     let pumped = tokio::select! {

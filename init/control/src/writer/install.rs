@@ -214,7 +214,7 @@ fn run<R: Read>(
     if let Err(e) = mounted.unmount() {
         // Everything is synced; a mount left behind is removed at the next
         // start of the writer.
-        crate::log!("update writer: warning: unmounting the ESP: {e}");
+        crate::log!("warning: unmounting the ESP: {e}");
     }
     Ok(WriterEvent::Done {
         version: manifest.version.clone(),

@@ -91,7 +91,7 @@ impl Writer {
             let stream = match listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(e) => {
-                    crate::log!("update writer: accepting a connection: {e}");
+                    crate::log!("accepting a connection: {e}");
                     thread::sleep(Duration::from_millis(100));
                     continue;
                 }
@@ -101,7 +101,7 @@ impl Writer {
                 .name("update".into())
                 .spawn(move || writer.serve_one(stream));
             if let Err(e) = spawned {
-                crate::log!("update writer: starting a thread: {e}");
+                crate::log!("starting a thread: {e}");
             }
         }
     }
@@ -113,11 +113,11 @@ impl Writer {
         };
         match handle(stream, &self.callers, &self.busy, target) {
             Outcome::NotAllowed { uid } => match uid {
-                Some(uid) => crate::log!("update writer: refused a connection from uid {uid}"),
-                None => crate::log!("update writer: refused a connection of unknown uid"),
+                Some(uid) => crate::log!("refused a connection from uid {uid}"),
+                None => crate::log!("refused a connection of unknown uid"),
             },
             Outcome::Busy => {
-                crate::log!("update writer: refused a second update while one runs")
+                crate::log!("update refused: another one is being written")
             }
             Outcome::Finished(event) => log_outcome(&event),
         }
@@ -130,9 +130,9 @@ fn log_outcome(event: &WriterEvent) {
             version,
             build,
             entry,
-        } => crate::log!("update writer: wrote version {version} (build {build}), entry {entry}"),
-        WriterEvent::Refused { error, .. } => crate::log!("update writer: refused: {error}"),
-        WriterEvent::Failed { error, .. } => crate::log!("update writer: failed: {error}"),
+        } => crate::log!("update written: version {version} (build {build}), entry {entry}"),
+        WriterEvent::Refused { error, .. } => crate::log!("update refused: {error}"),
+        WriterEvent::Failed { error, .. } => crate::log!("update failed: {error}"),
         _ => {}
     }
 }
@@ -145,16 +145,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     match writer.clean_up() {
         Ok(removed) => {
             for file in &removed.files {
-                crate::log!("update writer: removed the leftover {file} from the ESP");
+                crate::log!("removed the leftover {file} from the ESP");
             }
             for dir in &removed.dirs {
-                crate::log!("update writer: removed {dir} from the ESP: no entry names it");
+                crate::log!("removed {dir} from the ESP: no entry names it");
             }
         }
-        Err(e) => crate::log!("update writer: warning: cleaning up the ESP: {e}"),
+        Err(e) => crate::log!("warning: cleaning up the ESP: {e}"),
     }
     let listener = bind(&socket, cairn_layout::users::CONTROL_UID)
         .with_context(|| format!("binding {}", socket.display()))?;
-    crate::log!("update writer: listening on {}", socket.display());
+    crate::log!("listening on {}", socket.display());
     writer.serve(listener).context("serving the update socket")
 }

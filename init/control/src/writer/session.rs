@@ -83,7 +83,7 @@ pub fn handle(
     let mut events = LineEvents {
         stream: events_stream,
     };
-    let _guard = match busy.try_lock() {
+    let guard = match busy.try_lock() {
         Ok(guard) => guard,
         Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
         Err(TryLockError::WouldBlock) => {
@@ -105,6 +105,9 @@ pub fn handle(
             problem: Problem::Request,
         },
     };
+    // The next update may start as soon as this one's caller hears the
+    // outcome.
+    drop(guard);
     events.send(&event);
     Outcome::Finished(event)
 }

@@ -3,15 +3,15 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
-use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chown, geteuid, Uid};
 
 /// Binds `path`, replacing a stale socket (never any other kind of file).
-/// Call before any other thread exists: the umask is process-wide.
+/// Until the mode is set the socket has the umask's mode, which lets only
+/// its owner (root) connect; the peer check refuses anyone else anyway.
 pub fn bind(path: &Path, owner: u32) -> io::Result<UnixListener> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => fs::remove_file(path)?,
@@ -24,10 +24,8 @@ pub fn bind(path: &Path, owner: u32) -> io::Result<UnixListener> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let previous = umask(Mode::from_bits_truncate(0o177));
-    let bound = UnixListener::bind(path);
-    umask(previous);
-    let listener = bound?;
+    let listener = UnixListener::bind(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
     // Only root can give a file away; a writer run by anyone else (tests)
     // serves its own uid.
     if geteuid().is_root() {
@@ -39,7 +37,6 @@ pub fn bind(path: &Path, owner: u32) -> io::Result<UnixListener> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn the_socket_is_private_and_a_stale_one_is_replaced() {

@@ -17,7 +17,8 @@ use crate::names::is_log_source;
 
 pub const CURRENT: &str = "current";
 const BLOCK: u64 = 64 * 1024;
-/// At most this much is read for one request, whatever `lines` says.
+/// At most this much is read for one request, over all its sources,
+/// whatever `lines` says.
 pub const MAX_BYTES: u64 = 16 << 20;
 
 /// Every source that has a log directory, sorted.
@@ -65,15 +66,19 @@ pub fn rotated(dir: &Path) -> Vec<PathBuf> {
 
 /// The last `want` complete lines of a source, oldest first, reading
 /// `current` up to `current_end` (where a follower starts) and the rotated
-/// files before it as needed.
-pub fn tail(dir: &Path, want: usize, current_end: Option<u64>) -> io::Result<Vec<Vec<u8>>> {
+/// files before it as needed, and at most `budget` bytes (less what it read).
+pub fn tail(
+    dir: &Path,
+    want: usize,
+    current_end: Option<u64>,
+    budget: &mut u64,
+) -> io::Result<Vec<Vec<u8>>> {
     let mut files: Vec<(PathBuf, Option<u64>)> =
         rotated(dir).into_iter().map(|p| (p, None)).collect();
     files.push((dir.join(CURRENT), current_end));
     let mut lines: Vec<Vec<u8>> = Vec::new();
-    let mut budget = MAX_BYTES;
     for (path, end) in files.iter().rev() {
-        if lines.len() >= want || budget == 0 {
+        if lines.len() >= want || *budget == 0 {
             break;
         }
         let mut file = match File::open(path) {
@@ -83,7 +88,7 @@ pub fn tail(dir: &Path, want: usize, current_end: Option<u64>) -> io::Result<Vec
         };
         let len = file.metadata()?.len();
         let end = end.map_or(len, |e| e.min(len));
-        let mut older = last_lines(&mut file, end, want - lines.len(), &mut budget)?;
+        let mut older = last_lines(&mut file, end, want - lines.len(), budget)?;
         older.append(&mut lines);
         lines = older;
     }
@@ -151,7 +156,7 @@ mod tests {
         fs::write(d.join(CURRENT), "d1\nd2\npartial").unwrap();
         fs::write(d.join("notes.txt"), "x\n").unwrap();
         let got = |want| -> Vec<String> {
-            tail(d, want, None)
+            tail(d, want, None, &mut MAX_BYTES.clone())
                 .unwrap()
                 .into_iter()
                 .map(|l| String::from_utf8(l).unwrap())
@@ -164,7 +169,9 @@ mod tests {
             ["a1\n", "a2\n", "b1\n", "c1\n", "c2\n", "d1\n", "d2\n"]
         );
         assert_eq!(got(0), Vec::<String>::new());
-        let until: Vec<_> = tail(d, 2, Some(3)).unwrap();
+        let until: Vec<_> = tail(d, 2, Some(3), &mut MAX_BYTES.clone()).unwrap();
+        let mut small = 11;
+        assert_eq!(tail(d, 5, None, &mut small).unwrap(), [b"d2\n".to_vec()]);
         assert_eq!(until, [b"c2\n".to_vec(), b"d1\n".to_vec()]);
     }
 
@@ -173,7 +180,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text: String = (0..20000).map(|i| format!("line {i:06}\n")).collect();
         fs::write(dir.path().join(CURRENT), &text).unwrap();
-        let lines = tail(dir.path(), 10001, None).unwrap();
+        let lines = tail(dir.path(), 10001, None, &mut MAX_BYTES.clone()).unwrap();
         assert_eq!(lines.len(), 10001);
         assert_eq!(lines[0], b"line 009999\n");
         assert_eq!(lines[10000], b"line 019999\n");

@@ -114,6 +114,7 @@ fn start(logs: &Path, query: &LogQuery) -> std::io::Result<(Following, Vec<u8>)>
     };
     let mut followers = Vec::new();
     let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut budget = MAX_BYTES;
     for source in sources {
         let dir = logs.join(&source);
         let (follower, start) = Follower::new(source, dir.clone());
@@ -122,7 +123,7 @@ fn start(logs: &Path, query: &LogQuery) -> std::io::Result<(Following, Vec<u8>)>
         } else {
             None
         };
-        lines.extend(tail(&dir, query.lines, end)?);
+        lines.extend(tail(&dir, query.lines, end, &mut budget)?);
         followers.push(follower);
     }
     if every_source {
