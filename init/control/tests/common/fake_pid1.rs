@@ -1,0 +1,51 @@
+//! A fake PID 1 on a unix socket: records every request line and answers
+//! with the reply it is told to give.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+#[derive(Clone)]
+pub struct FakePid1 {
+    pub requests: Arc<Mutex<Vec<serde_json::Value>>>,
+    pub reply: Arc<Mutex<String>>,
+}
+
+impl FakePid1 {
+    pub fn start(path: &Path) -> FakePid1 {
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path).unwrap();
+        let fake = FakePid1 {
+            requests: Arc::default(),
+            reply: Arc::new(Mutex::new("{\"ok\":true}".into())),
+        };
+        let served = fake.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut line = String::new();
+                if BufReader::new(&stream).read_line(&mut line).is_err() {
+                    continue;
+                }
+                served
+                    .requests
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&line).unwrap_or(serde_json::Value::Null));
+                let reply = served.reply.lock().unwrap().clone();
+                let _ = stream.write_all(format!("{reply}\n").as_bytes());
+            }
+        });
+        fake
+    }
+
+    pub fn answer(&self, reply: &str) {
+        *self.reply.lock().unwrap() = reply.to_owned();
+    }
+
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.requests.lock().unwrap().clone()
+    }
+}
