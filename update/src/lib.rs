@@ -37,6 +37,7 @@ mod layout;
 mod manifest;
 mod policy;
 mod position;
+pub mod record;
 mod signature;
 mod stream;
 mod wire;

@@ -111,7 +111,7 @@ pub struct Writer {
     pub esp_mount: Option<PathBuf>,
     #[serde(default)]
     pub esp_dir: Option<PathBuf>,
-    /// Where `pending.json` is written.
+    /// Where the `pending` record is written.
     pub update_dir: PathBuf,
 }
 

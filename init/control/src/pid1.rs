@@ -1,12 +1,11 @@
-//! The control API's side of PID 1's socket: connect, write one JSON line,
-//! read one JSON line, close. PID 1 does the work; this only carries it.
+//! The control API's side of PID 1's socket: connect, write one line, read
+//! one line, close. PID 1 does the work; this only carries it.
 
 use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use zeroize::Zeroizing;
 
 use crate::protocol::{Pid1Reply, Pid1Request};
 
@@ -21,7 +20,7 @@ pub enum Pid1Error {
     Unreachable(#[source] std::io::Error),
     #[error("PID 1 did not answer within {}s", TIMEOUT.as_secs())]
     Timeout,
-    #[error("PID 1's answer is not one JSON line of {{\"ok\":true}} or {{\"error\":...}}")]
+    #[error("PID 1's answer is not one line of `ok` or `error ...`")]
     BadReply,
     /// PID 1 refused, with its reason.
     #[error("{0}")]
@@ -48,10 +47,9 @@ async fn exchange(socket: &Path, request: &Pid1Request<'_>) -> Result<Accepted, 
     let mut stream = UnixStream::connect(socket)
         .await
         .map_err(Pid1Error::Unreachable)?;
-    let mut line = Zeroizing::new(serde_json::to_vec(request).map_err(|_| Pid1Error::BadReply)?);
-    line.push(b'\n');
+    let line = request.line();
     stream
-        .write_all(&line)
+        .write_all(line.as_bytes())
         .await
         .map_err(Pid1Error::Unreachable)?;
     drop(line);
@@ -65,22 +63,14 @@ async fn exchange(socket: &Path, request: &Pid1Request<'_>) -> Result<Accepted, 
 }
 
 fn parse_reply(line: &[u8]) -> Result<Accepted, Pid1Error> {
-    if line.last() != Some(&b'\n') {
+    let Some(text) = line.strip_suffix(b"\n") else {
         return Err(Pid1Error::BadReply);
-    }
-    let reply: Pid1Reply = serde_json::from_slice(line).map_err(|_| Pid1Error::BadReply)?;
-    match reply {
-        Pid1Reply {
-            ok: Some(true),
-            error: None,
-            at,
-        } => Ok(Accepted { at }),
-        Pid1Reply {
-            ok: None | Some(false),
-            error: Some(error),
-            ..
-        } => Err(Pid1Error::Refused(error)),
-        _ => Err(Pid1Error::BadReply),
+    };
+    let text = std::str::from_utf8(text).map_err(|_| Pid1Error::BadReply)?;
+    match Pid1Reply::parse(text) {
+        Some(Pid1Reply::Ok { at }) => Ok(Accepted { at }),
+        Some(Pid1Reply::Error(why)) => Err(Pid1Error::Refused(why)),
+        None => Err(Pid1Error::BadReply),
     }
 }
 
@@ -90,30 +80,61 @@ mod tests {
 
     #[test]
     fn replies() {
-        assert_eq!(
-            parse_reply(b"{\"ok\":true}\n").unwrap(),
-            Accepted { at: None }
-        );
-        assert_eq!(
-            parse_reply(b"{\"ok\":true,\"at\":7}\n").unwrap(),
-            Accepted { at: Some(7) }
-        );
+        assert_eq!(parse_reply(b"ok\n").unwrap(), Accepted { at: None });
+        assert_eq!(parse_reply(b"ok 7\n").unwrap(), Accepted { at: Some(7) });
         assert!(matches!(
-            parse_reply(b"{\"error\":\"no such app\"}\n"),
+            parse_reply(b"error no such app\n"),
             Err(Pid1Error::Refused(e)) if e == "no such app"
         ));
         for bad in [
-            &b"{\"ok\":true}"[..],
-            b"{}\n",
-            b"{\"ok\":false}\n",
-            b"{\"ok\":true,\"error\":\"x\"}\n",
-            b"{\"ok\":\"yes\"}\n",
-            b"nonsense\n",
+            &b"ok"[..],
+            b"\n",
+            b"ok soon\n",
+            b"error\n",
+            b"error \n",
+            b"okay\n",
+            b"{\"ok\":true}\n",
+            b"\xff\n",
         ] {
             assert!(
                 matches!(parse_reply(bad), Err(Pid1Error::BadReply)),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn request_lines() {
+        let line = |r: Pid1Request<'_>| r.line().to_string();
+        assert_eq!(
+            line(Pid1Request::Restart {
+                app: "web",
+                by: "alice"
+            }),
+            "restart web alice\n"
+        );
+        assert_eq!(
+            line(Pid1Request::Reboot {
+                at: None,
+                by: "Alice Smith"
+            }),
+            "reboot now Alice_Smith\n"
+        );
+        assert_eq!(
+            line(Pid1Request::UpdateReboot {
+                at: Some(1_796_421_600),
+                by: "ci"
+            }),
+            "update-reboot 1796421600 ci\n"
+        );
+        assert_eq!(line(Pid1Request::Rollback { by: "" }), "rollback unnamed\n");
+        assert_eq!(
+            line(Pid1Request::Secret {
+                name: "db",
+                value: b"s3\n\xff",
+                by: "bob"
+            }),
+            "secret db 73330aff bob\n"
+        );
     }
 }

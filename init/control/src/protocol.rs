@@ -1,45 +1,125 @@
-//! What the control API says to PID 1 and to the update writer, one JSON
-//! line each way. Both ends of each conversation are in this workspace;
-//! these types are the contract.
+//! What the control API says to PID 1 (one text line each way) and to the
+//! update writer (one JSON line each way). Both ends of each conversation
+//! are in this workspace; these types are the contract.
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// One request to PID 1 over its socket: connect, one line out, one line
-/// back, close.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// back, close. The line is PID 1's small text protocol (see
+/// docs/control-api.md, "Inside the device"): words separated by one
+/// space, the operator's name last, for PID 1's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pid1Request<'a> {
     /// Stop every instance of `app` in order and start it again.
-    Restart { app: &'a str },
+    Restart { app: &'a str, by: &'a str },
     /// Reboot at `at` (Unix seconds) or now.
     Reboot { at: Option<i64>, by: &'a str },
     /// Mark the running version's entry bad and reboot into the other bank.
     Rollback { by: &'a str },
-    /// Store secret `name`; `value` is its bytes in base64.
+    /// Store secret `name` with these bytes.
     Secret {
         name: &'a str,
-        value: &'a str,
+        value: &'a [u8],
         by: &'a str,
     },
-    /// A new version was written: reboot into it at `at` or now.
-    UpdateReboot {
-        at: Option<i64>,
-        version: &'a str,
-        build: u64,
-        by: &'a str,
-    },
+    /// A new version was written: reboot into it at `at` or now (after
+    /// the apps' update locks).
+    UpdateReboot { at: Option<i64>, by: &'a str },
 }
 
-/// PID 1's answer: `{"ok":true}` (a reboot may add `"at"`) or
-/// `{"error":"..."}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Pid1Reply {
-    #[serde(default)]
-    pub ok: Option<bool>,
-    #[serde(default)]
-    pub at: Option<i64>,
-    #[serde(default)]
-    pub error: Option<String>,
+/// An operator's name as PID 1 takes it: 1 to 64 of ASCII letters,
+/// digits, `.`, `_`, `@` and `-`; anything else in a certificate's name
+/// becomes `_`.
+pub fn operator_word(name: &str) -> String {
+    let word: String = name
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if word.is_empty() {
+        "unnamed".to_string()
+    } else {
+        word
+    }
+}
+
+fn when(at: Option<i64>) -> String {
+    match at {
+        Some(at) => at.max(0).to_string(),
+        None => "now".to_string(),
+    }
+}
+
+impl Pid1Request<'_> {
+    /// The request line, newline included. It may hold a secret, so it is
+    /// wiped when dropped.
+    pub fn line(&self) -> Zeroizing<String> {
+        let mut line = Zeroizing::new(String::new());
+        match self {
+            Pid1Request::Restart { app, by } => {
+                line.push_str(&format!("restart {app} {}", operator_word(by)));
+            }
+            Pid1Request::Reboot { at, by } => {
+                line.push_str(&format!("reboot {} {}", when(*at), operator_word(by)));
+            }
+            Pid1Request::Rollback { by } => {
+                line.push_str(&format!("rollback {}", operator_word(by)));
+            }
+            Pid1Request::Secret { name, value, by } => {
+                line.reserve(value.len() * 2 + name.len() + 80);
+                line.push_str("secret ");
+                line.push_str(name);
+                line.push(' ');
+                for byte in value.iter() {
+                    line.push(char::from(HEX[usize::from(byte >> 4)]));
+                    line.push(char::from(HEX[usize::from(byte & 0xf)]));
+                }
+                line.push(' ');
+                line.push_str(&operator_word(by));
+            }
+            Pid1Request::UpdateReboot { at, by } => {
+                line.push_str(&format!(
+                    "update-reboot {} {}",
+                    when(*at),
+                    operator_word(by)
+                ));
+            }
+        }
+        line.push('\n');
+        line
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// PID 1's answer: `ok`, `ok <unix seconds>` (when a reboot will happen)
+/// or `error <what is wrong>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pid1Reply {
+    Ok { at: Option<i64> },
+    Error(String),
+}
+
+impl Pid1Reply {
+    /// Parses one reply line (without its newline); None if it is not one.
+    pub fn parse(line: &str) -> Option<Pid1Reply> {
+        if line == "ok" {
+            return Some(Pid1Reply::Ok { at: None });
+        }
+        if let Some(at) = line.strip_prefix("ok ") {
+            return at.parse().ok().map(|at| Pid1Reply::Ok { at: Some(at) });
+        }
+        line.strip_prefix("error ")
+            .filter(|why| !why.is_empty())
+            .map(|why| Pid1Reply::Error(why.to_string()))
+    }
 }
 
 /// The first line on the writer's socket; the bundle's bytes follow.
@@ -122,31 +202,6 @@ impl WriterEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pid1_requests_are_one_member_objects() {
-        let line = |r: &Pid1Request<'_>| serde_json::to_string(r).unwrap();
-        assert_eq!(
-            line(&Pid1Request::Restart { app: "web" }),
-            r#"{"restart":{"app":"web"}}"#
-        );
-        assert_eq!(
-            line(&Pid1Request::Reboot {
-                at: None,
-                by: "alice"
-            }),
-            r#"{"reboot":{"at":null,"by":"alice"}}"#
-        );
-        assert_eq!(
-            line(&Pid1Request::UpdateReboot {
-                at: Some(5),
-                version: "1.4.0",
-                build: 8,
-                by: "alice"
-            }),
-            r#"{"update_reboot":{"at":5,"version":"1.4.0","build":8,"by":"alice"}}"#
-        );
-    }
 
     #[test]
     fn writer_events_are_tagged_lines() {

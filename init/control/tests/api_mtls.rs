@@ -144,7 +144,7 @@ async fn each_role_may_do_what_the_table_says_and_nothing_more() {
     let heard = pid1.requests();
     assert_eq!(heard.len(), 2 * 2 + 2, "{heard:?}");
     assert!(
-        heard.iter().all(|r| !r.to_string().contains("reader-user")),
+        heard.iter().all(|r| !r.contains("reader-user")),
         "{heard:?}"
     );
 

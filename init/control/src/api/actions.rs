@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use hyper::body::Incoming;
 use hyper::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use crate::names::{is_app_name, secret_name_problem};
 use crate::pid1::{self, Accepted, Pid1Error};
@@ -64,7 +62,7 @@ async fn ask(ctx: &Context, request: &Pid1Request<'_>) -> Result<Accepted, Respo
         .map_err(|e| pid1_failure(&e))
 }
 
-pub async fn restart(ctx: Arc<Context>, app: String) -> Response<Body> {
+pub async fn restart(ctx: Arc<Context>, who: &Identity, app: String) -> Response<Body> {
     if !is_app_name(&app) {
         return body::error(
             StatusCode::BAD_REQUEST,
@@ -81,7 +79,15 @@ pub async fn restart(ctx: Arc<Context>, app: String) -> Response<Body> {
             );
         }
     }
-    match ask(&ctx, &Pid1Request::Restart { app: &app }).await {
+    match ask(
+        &ctx,
+        &Pid1Request::Restart {
+            app: &app,
+            by: &who.name,
+        },
+    )
+    .await
+    {
         Ok(_) => body::json(
             StatusCode::OK,
             &Done {
@@ -195,11 +201,9 @@ pub async fn secret(
         Ok(bytes) => bytes,
         Err(e) => return e.response(),
     };
-    let value = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*bytes));
-    drop(bytes);
     let request = Pid1Request::Secret {
         name: &name,
-        value: &value,
+        value: &bytes,
         by: &who.name,
     };
     match ask(&ctx, &request).await {

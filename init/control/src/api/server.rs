@@ -236,7 +236,7 @@ async fn route(
                 Err(e) => body::error(StatusCode::BAD_REQUEST, &e),
             }
         }
-        Route::Restart(app) => actions::restart(context, app).await,
+        Route::Restart(app) => actions::restart(context, identity, app).await,
         Route::Reboot => actions::reboot(context, identity, &parts.headers, incoming).await,
         Route::Rollback => actions::rollback(context, identity).await,
         Route::Secret(name) => {

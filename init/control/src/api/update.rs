@@ -212,12 +212,7 @@ async fn relay(
                 Reboot::At(at) => Some(Some(at)),
             };
             if let Some(at) = at {
-                let request = Pid1Request::UpdateReboot {
-                    at,
-                    version: &version,
-                    build,
-                    by: &who.name,
-                };
+                let request = Pid1Request::UpdateReboot { at, by: &who.name };
                 if let Err(e) = pid1::request(&ctx.config.paths.pid1_socket, &request).await {
                     let mut response = pid1_failure(&e);
                     let message = format!(

@@ -6,7 +6,7 @@
 //! 3. remove the target bank's entries and the directories only they use;
 //! 4. stream the bank into its partition and the kernel and initramfs into
 //!    the new version's directory (temporary names, sync, rename, sync);
-//! 5. write `pending.json`;
+//! 5. write the `pending` record;
 //! 6. write the new entry (temporary name, sync, rename, sync) and check it
 //!    is the one systemd-boot tries next;
 //! 7. sync, unmount, answer `done`.
@@ -21,10 +21,10 @@ use std::path::PathBuf;
 
 use cairn_layout::esp::{INITRD, KERNEL};
 use cairn_update::entries::{next_boot, render_entry, Bank, EntryName, DEFAULT_TRIES};
+use cairn_update::record::{Record, Side, PENDING};
 use cairn_update::{
     check_policy, Bundle, Keyring, PayloadName, PayloadStream, ReadError, Running, VerifiedManifest,
 };
-use serde::Serialize;
 
 use crate::config::{Config, Writer as WriterConfig};
 use crate::protocol::{Problem, UpdateRequest, WriterEvent};
@@ -34,9 +34,6 @@ use super::esp::{sync_dir, write_durably, EspRoot, TEMP_SUFFIX};
 use super::plan::{self, remove_file_if_there, Needs, Plan};
 use super::progress::Progress;
 use super::session::Events;
-
-/// The record of an update PID 1 judges at the next boot.
-pub const PENDING: &str = "pending.json";
 
 /// What an update writes to.
 #[derive(Clone, Copy)]
@@ -304,41 +301,27 @@ fn write_version<R: Read>(
     }
 }
 
-#[derive(Serialize)]
-struct Side<'a> {
-    version: &'a str,
-    build: u64,
-    bank: &'static str,
-}
-
-#[derive(Serialize)]
-struct Pending<'a> {
-    from: Side<'a>,
-    to: Side<'a>,
-    at: String,
-}
-
 fn write_pending(target: Target<'_>, verified: &VerifiedManifest, bank: Bank) -> Result<(), Stop> {
     let config = target.config;
     let manifest = verified.manifest();
-    let pending = Pending {
+    let pending = Record {
         from: Side {
-            version: &config.version,
-            build: config.build,
-            bank: config.bank.letter(),
+            version: config.version.clone(),
+            build: Some(config.build),
+            bank: config.bank.letter().to_string(),
         },
         to: Side {
-            version: &manifest.version,
-            build: manifest.build,
-            bank: bank.letter(),
+            version: manifest.version.clone(),
+            build: Some(manifest.build),
+            bank: bank.letter().to_string(),
         },
-        at: crate::time::now_rfc3339(),
+        at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        ..Record::default()
     };
-    let mut text = serde_json::to_vec(&pending)
-        .map_err(|e| Stop::Failed(Problem::System, format!("encoding {PENDING}: {e}")))?;
-    text.push(b'\n');
     let path = target.writer.update_dir.join(PENDING);
-    cairn_sys::fs::write_atomically(&path, &text)
+    cairn_sys::fs::write_atomically(&path, pending.render().as_bytes())
         .map_err(|e| Stop::Failed(Problem::System, format!("writing {}: {e}", path.display())))
 }
 

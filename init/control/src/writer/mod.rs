@@ -22,7 +22,7 @@ use crate::protocol::WriterEvent;
 pub use cleanup::{clean, Removed};
 pub use disk::{Disk, Space, SystemDisk};
 pub use esp::{EntryFile, EspRoot};
-pub use install::{install, Target, PENDING};
+pub use install::{install, Target};
 pub use session::{handle, Callers, Events, Outcome, IDLE_TIMEOUT};
 pub use socket::bind;
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use cairn_control::config::Config;
 use cairn_update::entries::{render_entry, Bank, EntryName};
+use cairn_update::record::{Record, PENDING};
 use cairn_update::SigningKey;
 use tempfile::TempDir;
 
@@ -81,9 +82,8 @@ impl Device {
         names
     }
 
-    pub fn pending(&self) -> Option<serde_json::Value> {
-        let text = fs::read(self.root().join("update/pending.json")).ok()?;
-        Some(serde_json::from_slice(&text).unwrap())
+    pub fn pending(&self) -> Option<Record> {
+        Record::load(&self.root().join("update").join(PENDING)).unwrap()
     }
 }
 

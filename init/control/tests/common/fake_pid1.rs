@@ -1,5 +1,5 @@
-//! A fake PID 1 on a unix socket: records every request line and answers
-//! with the reply it is told to give.
+//! A fake PID 1 on a unix socket: records every request line (without its
+//! newline) and answers with the reply it is told to give.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
@@ -9,7 +9,7 @@ use std::thread;
 
 #[derive(Clone)]
 pub struct FakePid1 {
-    pub requests: Arc<Mutex<Vec<serde_json::Value>>>,
+    pub requests: Arc<Mutex<Vec<String>>>,
     pub reply: Arc<Mutex<String>>,
 }
 
@@ -19,7 +19,7 @@ impl FakePid1 {
         let listener = UnixListener::bind(path).unwrap();
         let fake = FakePid1 {
             requests: Arc::default(),
-            reply: Arc::new(Mutex::new("{\"ok\":true}".into())),
+            reply: Arc::new(Mutex::new("ok".into())),
         };
         let served = fake.clone();
         thread::spawn(move || {
@@ -33,7 +33,7 @@ impl FakePid1 {
                     .requests
                     .lock()
                     .unwrap()
-                    .push(serde_json::from_str(&line).unwrap_or(serde_json::Value::Null));
+                    .push(line.trim_end_matches('\n').to_string());
                 let reply = served.reply.lock().unwrap().clone();
                 let _ = stream.write_all(format!("{reply}\n").as_bytes());
             }
@@ -45,7 +45,7 @@ impl FakePid1 {
         *self.reply.lock().unwrap() = reply.to_owned();
     }
 
-    pub fn requests(&self) -> Vec<serde_json::Value> {
+    pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
 }

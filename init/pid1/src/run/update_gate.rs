@@ -19,12 +19,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::records::{Record, Side};
+use super::records::{self, Record, Side};
 
-/// The files, in the data partition's update directory.
-const PENDING: &str = "pending";
-const OUTCOME: &str = "outcome";
-const LAST: &str = "last";
+use cairn_update::record::{LAST, OUTCOME, PENDING};
 /// Stderr lines kept in an outcome.
 const STDERR_LINES: usize = 20;
 
@@ -112,7 +109,7 @@ impl Gate {
 
     /// Writes `last`, removes the pending and outcome records.
     fn finish(&mut self, last: Record) {
-        if let Err(err) = last.save(&self.dir.join(LAST)) {
+        if let Err(err) = records::save(&last, &self.dir.join(LAST)) {
             tracing::warn!("update outcome not recorded: {err}");
         }
         for name in [PENDING, OUTCOME] {
@@ -173,7 +170,7 @@ impl Gate {
             at: unix_now(),
             ..pending
         };
-        if let Err(err) = outcome.save(&self.dir.join(OUTCOME)) {
+        if let Err(err) = records::save(&outcome, &self.dir.join(OUTCOME)) {
             tracing::error!("the reason for the rollback is not recorded: {err}");
         }
         true
@@ -209,7 +206,7 @@ mod tests {
             at: 1,
             ..Record::default()
         };
-        record.save(&dir.join(PENDING)).unwrap();
+        records::save(&record, &dir.join(PENDING)).unwrap();
         record
     }
 
@@ -303,7 +300,7 @@ mod tests {
             reason: "old news".into(),
             ..Record::default()
         };
-        stale.save(&dir.path().join(OUTCOME)).unwrap();
+        records::save(&stale, &dir.path().join(OUTCOME)).unwrap();
         let back = Gate::open(
             dir.path(),
             &side("aaaa", 7, "a"),
