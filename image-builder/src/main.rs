@@ -32,6 +32,8 @@ enum Cmd {
     Logs(cmd::logs::LogsArgs),
     /// Run a manifest's apps on this machine, sandboxed as on a booted system.
     Dev(cmd::dev::DevArgs),
+    /// Make the project's keys, or issue a client identity.
+    Keys(cmd::keys::KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +43,6 @@ fn main() -> ExitCode {
         Cmd::Schedule(args) => cmd::schedule::main(&args),
         Cmd::Logs(args) => cmd::logs::main(&args),
         Cmd::Dev(args) => cmd::dev::main(&args),
+        Cmd::Keys(args) => cmd::keys::main(&args),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod dev;
+pub mod keys;
 pub mod logs;
 pub mod run;
 pub mod schedule;
