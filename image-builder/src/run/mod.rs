@@ -117,6 +117,9 @@ fn resolve_image(args: &RunOptions) -> anyhow::Result<Image> {
             out_dir: out_dir.clone(),
             board: args.board.clone(),
             init_binary: None,
+            control_binary: None,
+            keys_dir: None,
+            build_number: None,
             cache_dir: None,
             progress: true,
         })?;
