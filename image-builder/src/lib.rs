@@ -6,6 +6,8 @@
 
 pub mod board;
 pub mod build;
+pub mod bundle_check;
+pub mod discover;
 pub mod disk_logs;
 pub mod keys;
 pub mod qemu;

@@ -32,6 +32,8 @@ enum Cmd {
     Logs(cmd::logs::LogsArgs),
     /// Run a manifest's apps on this machine, sandboxed as on a booted system.
     Dev(cmd::dev::DevArgs),
+    /// Check an update bundle offline.
+    Bundle(cmd::bundle::BundleArgs),
     /// Make the project's keys, or issue a client identity.
     Keys(cmd::keys::KeysArgs),
 }
@@ -44,5 +46,6 @@ fn main() -> ExitCode {
         Cmd::Logs(args) => cmd::logs::main(&args),
         Cmd::Dev(args) => cmd::dev::main(&args),
         Cmd::Keys(args) => cmd::keys::main(&args),
+        Cmd::Bundle(args) => cmd::bundle::main(&args),
     }
 }

@@ -138,6 +138,8 @@ pub fn install_identity(
     identity::install(target, identity, scratch, &clock, found)
 }
 
+pub use update_bundle::FILE_NAME as BUNDLE_FILE;
+
 pub use identity::{dir as identity_dir, Found as IdentityFound, CERT_NAME, KEY_NAME};
 
 /// Partition sizes in bytes, from the board's `[disk]`.

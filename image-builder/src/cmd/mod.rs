@@ -2,6 +2,7 @@
 //! becomes an exit code. The work itself is in the library's modules.
 
 pub mod build;
+pub mod bundle;
 pub mod dev;
 pub mod keys;
 pub mod logs;

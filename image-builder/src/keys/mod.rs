@@ -37,6 +37,10 @@ pub const DIR_NAME: &str = ".cairn";
 pub const DEFAULT_IDENTITY: &str = "admin";
 
 const UPDATE: &str = "update";
+/// The update signing key's public half, by its file name.
+pub const UPDATE_PUB: &str = "update.pub";
+/// The CA certificate, by its file name.
+pub const CA_CERT: &str = "ca.crt";
 const GITIGNORE: &str = "# Private keys stay on the machine that made them.\n\
                          *.key\n\
                          # What cairn run and cairn dev keep here.\n\
@@ -127,11 +131,11 @@ impl ProjectKeys {
     }
 
     pub fn update_pub(&self) -> PathBuf {
-        self.dir.join(format!("{UPDATE}.pub"))
+        self.dir.join(UPDATE_PUB)
     }
 
     pub fn ca_cert(&self) -> PathBuf {
-        self.dir.join("ca.crt")
+        self.dir.join(CA_CERT)
     }
 
     pub fn ca_key(&self) -> PathBuf {
