@@ -10,6 +10,8 @@ pub mod bundle_check;
 pub mod discover;
 pub mod disk_logs;
 pub mod keys;
+pub mod provision;
 pub mod qemu;
+pub mod remote;
 pub mod run;
 pub mod which;

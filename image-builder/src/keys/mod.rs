@@ -283,6 +283,11 @@ impl ProjectKeys {
     }
 }
 
+/// Reads a private key file, refusing one that group or others may read.
+pub fn read_private_file(path: &Path) -> Result<String, KeysError> {
+    files::read_private(path)
+}
+
 /// Identity names become file names and certificate names.
 pub fn check_name(name: &str) -> Result<(), KeysError> {
     let bytes = name.as_bytes();
