@@ -71,3 +71,13 @@ fn main() -> ExitCode {
         Cmd::Provision(args) => cmd::provision::main(&args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -478,4 +478,24 @@ fn same_inputs_give_identical_images() {
         builds.ends_with(&format!("1 {}\n2 {}\n", one.version, three.version)),
         "{builds}"
     );
+
+    // Provisioned for another device, the built disk holds that device's
+    // identity instead.
+    let project = cairn_image_builder::keys::ProjectKeys::at(&keys);
+    let done =
+        cairn_image_builder::provision::provision(&three.disk_image, "edge-07", &project).unwrap();
+    assert!(done.replaced && done.made);
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("cat {identity}/server.crt"))
+        .arg(format!(
+            "{}?offset={data_offset}",
+            three.disk_image.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout,
+        std::fs::read(keys.join("identities/edge-07/server.crt")).unwrap()
+    );
 }

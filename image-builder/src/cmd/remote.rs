@@ -20,7 +20,7 @@ pub struct IdentityArgs {
     pub identity: Option<PathBuf>,
     /// Talk as identity NAME (NAME.crt, NAME.key).
     #[arg(long = "as", value_name = "NAME", default_value = DEFAULT_IDENTITY)]
-    pub name: String,
+    pub as_name: String,
 }
 
 /// Which device, and who talks to it.
@@ -52,8 +52,9 @@ impl IdentityArgs {
             },
             &cwd,
         )?;
-        let identity = Identity::load(&dir, &self.name)
-            .with_context(|| format!("cannot use identity {} of {}", self.name, dir.display()))?;
+        let identity = Identity::load(&dir, &self.as_name).with_context(|| {
+            format!("cannot use identity {} of {}", self.as_name, dir.display())
+        })?;
         Ok(Client::new(target, identity))
     }
 }

@@ -142,7 +142,7 @@ pub fn exchange(
             if is_tls(&error) {
                 return Err(classify(error, target));
             }
-            read_response(stream, target).map_err(|_| classify(error, target))
+            read_response_after_write_error(stream, target).map_err(|_| classify(error, target))
         }
     }
 }
@@ -217,7 +217,37 @@ fn send_stream(
     Ok(())
 }
 
-fn read_response(mut stream: Tls, target: &Target) -> Result<Response, RemoteError> {
+/// Reads what the device answered although our side can no longer write:
+/// straight from the socket into the TLS connection, never flushing what
+/// it still holds to send (which would fail again).
+fn read_response_after_write_error(stream: Tls, target: &Target) -> Result<Response, RemoteError> {
+    read_head(ReadOnly(stream), target)
+}
+
+struct ReadOnly(Tls);
+
+impl Read for ReadOnly {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Tls { conn, sock } = &mut self.0;
+        loop {
+            match conn.reader().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                other => return other,
+            }
+            if conn.read_tls(sock)? == 0 {
+                return Ok(0);
+            }
+            conn.process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+    }
+}
+
+fn read_response(stream: Tls, target: &Target) -> Result<Response, RemoteError> {
+    read_head(stream, target)
+}
+
+fn read_head<S: Read + 'static>(mut stream: S, target: &Target) -> Result<Response, RemoteError> {
     let mut buffer = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
     loop {
@@ -282,9 +312,9 @@ fn read_response(mut stream: Tls, target: &Target) -> Result<Response, RemoteErr
 
 /// A peer that closes without TLS's close_notify ends the body all the
 /// same: the framing (length or chunks) already says whether it was whole.
-struct EofOk(Tls);
+struct EofOk<S>(S);
 
-impl Read for EofOk {
+impl<S: Read> Read for EofOk<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.0.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
