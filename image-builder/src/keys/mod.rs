@@ -2,17 +2,19 @@
 //! the update signing key, a private CA, the operators' identities, the
 //! devices' identities and the build numbers.
 //!
-//!     .cairn/
-//!       .gitignore            keeps every *.key (and build/, dev/) out of git
-//!       update.key  0600      Ed25519: signs update bundles
-//!       update.pub            what every image trusts (cairn/keys/update/<key id>.pub)
-//!       ca.key      0600      the CA: signs identities
-//!       ca.crt                what every image's control API trusts for clients
-//!       admin.key   0600      the first operator identity (CN admin, O admin)
-//!       admin.crt
-//!       builds                build numbers, "<build> <version>" a line
-//!       identities/<hostname>/server.crt, server.key (0600)
-//!                             each device's own identity, made once
+//! ```text
+//! .cairn/
+//!   .gitignore            keeps every *.key (and build/, dev/) out of git
+//!   update.key  0600      Ed25519: signs update bundles
+//!   update.pub            what every image trusts (cairn/keys/update/<key id>.pub)
+//!   ca.key      0600      the CA: signs identities
+//!   ca.crt                what every image's control API trusts for clients
+//!   admin.key   0600      the first operator identity (CN admin, O admin)
+//!   admin.crt
+//!   builds                build numbers, "<build> <version>" a line
+//!   identities/<hostname>/server.crt, server.key (0600)
+//!                         each device's own identity, made once
+//! ```
 //!
 //! Made by the first `cairn build` of a manifest, or `cairn keys init`.
 //! Private keys never leave this directory: not into an image (a device's
