@@ -190,3 +190,45 @@ fn encode_query(text: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::status::VersionRef;
+
+    fn status(build: u64, blessed: bool, outcome: Option<(&str, u64)>) -> Status {
+        let mut s = Status::default();
+        s.system.build = Some(build);
+        s.system.blessed = blessed;
+        s.last_update = outcome.map(|(outcome, to)| LastUpdate {
+            outcome: outcome.to_owned(),
+            to: Some(VersionRef {
+                version: None,
+                build: Some(to),
+            }),
+            ..LastUpdate::default()
+        });
+        s
+    }
+
+    #[test]
+    fn only_the_outcome_of_this_build_counts() {
+        // An old rollback (of build 5) says nothing of build 8.
+        assert_eq!(judge(&status(7, true, Some(("rolled-back", 5))), 8), None);
+        assert_eq!(judge(&status(8, false, Some(("pending", 8))), 8), None);
+        assert!(matches!(
+            judge(&status(8, true, Some(("blessed", 8))), 8),
+            Some(DeployOutcome::Blessed(_))
+        ));
+        assert!(matches!(
+            judge(&status(7, true, Some(("did-not-boot", 8))), 8),
+            Some(DeployOutcome::RolledBack(..))
+        ));
+        // No record yet, but the new build runs blessed.
+        assert!(matches!(
+            judge(&status(8, true, None), 8),
+            Some(DeployOutcome::Blessed(_))
+        ));
+        assert_eq!(judge(&status(7, true, None), 8), None);
+    }
+}
