@@ -23,10 +23,7 @@ fn control_and_update_have_defaults_and_take_their_keys() {
 #[test]
 fn control_and_update_values_are_checked_where_they_are_written() {
     let text = "version = 1\n[control]\nport = 0\n";
-    assert_eq!(
-        error(text),
-        "3:8: `port` in [control] is 0, but must be from 1 to 65535"
-    );
+    assert_eq!(error(text), "3:8: `port` in [control] is 0, but must be from 1 to 65535");
     let text = "version = 1\n[update]\nhealthy_within = \"0s\"\n";
     assert!(error(text).starts_with("3:18: "), "{}", error(text));
     let text = "version = 1\n[control]\nprot = 7443\n";
@@ -46,10 +43,7 @@ fn secrets_map_paths_in_the_app_to_secret_names() {
         .collect();
     assert_eq!(
         secrets,
-        [
-            ("/etc/web/token", "web.token"),
-            ("/run/secrets/db", "db-password")
-        ]
+        [("/etc/web/token", "web.token"), ("/run/secrets/db", "db-password")]
     );
 }
 
@@ -57,15 +51,9 @@ fn secrets_map_paths_in_the_app_to_secret_names() {
 fn bad_secrets_are_refused_at_their_place() {
     let base = format!("version = 1\n{WEB}[apps.web.secrets]\n");
     let text = format!("{base}\"/run/secrets/db\" = \"DB Password\"\n");
-    assert_eq!(
-        error(&text),
-        "6:21: `DB Password` is not a valid secret name"
-    );
+    assert_eq!(error(&text), "6:21: `DB Password` is not a valid secret name");
     let text = format!("{base}\"run/secrets/db\" = \"db\"\n");
-    assert_eq!(
-        error(&text),
-        "6:1: secret path `run/secrets/db` is not absolute"
-    );
+    assert_eq!(error(&text), "6:1: secret path `run/secrets/db` is not absolute");
     let text = format!("{base}\"/proc/x\" = \"db\"\n");
     assert!(error(&text).contains("overlaps /proc"), "{}", error(&text));
     let text = format!("{base}\"/run/secrets/db\" = 3\n");

@@ -86,10 +86,7 @@ impl Header {
         }
         let signature_len = u32_at(bytes, 16);
         let count = signature_len / SIGNATURE_ENTRY_LEN;
-        if !signature_len.is_multiple_of(SIGNATURE_ENTRY_LEN)
-            || count == 0
-            || count > MAX_SIGNATURES
-        {
+        if !signature_len.is_multiple_of(SIGNATURE_ENTRY_LEN) || count == 0 || count > MAX_SIGNATURES {
             return Err(ReadError::SignatureBlockLength { len: signature_len });
         }
         let reserved = u32_at(bytes, 20);

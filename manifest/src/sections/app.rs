@@ -80,8 +80,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, name: &str, table: &Section<'_>) -> App {
     for path in app.secrets.keys() {
         if app.paths.contains_key(path) {
             let message = format!("`{path}` is both a granted path and a secret");
-            let help =
-                "a secret is a file of its own: give it a path no `paths` entry uses".to_owned();
+            let help = "a secret is a file of its own: give it a path no `paths` entry uses".to_owned();
             ctx.error_at_path(&table.path.key("secrets").key(path), message, Some(help));
         }
     }

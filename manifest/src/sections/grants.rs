@@ -213,9 +213,7 @@ pub(crate) fn secrets(ctx: &mut Ctx<'_>, section: &Section<'_>) -> BTreeMap<Stri
             );
             continue;
         }
-        let help = Some(
-            "a secret is granted by its name: \"/run/secrets/db\" = \"db-password\"".to_owned(),
-        );
+        let help = Some("a secret is granted by its name: \"/run/secrets/db\" = \"db-password\"".to_owned());
         let Some(name) = ctx.as_string(&entry.value, path, help) else {
             continue;
         };
