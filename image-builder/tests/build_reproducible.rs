@@ -1,11 +1,14 @@
 //! Builds a small manifest twice, into two directories, and checks that the
-//! disk images and inventories are byte for byte the same, and that the
-//! image holds what the layout promises.
+//! disk images, update bundles and inventories are byte for byte the same,
+//! that the image holds what the layout promises, and that a changed app
+//! gets the next build number.
 //!
 //! Needs apt (the kernel and systemd-boot are fetched into the cache, like
 //! any build); it fails and says why when `apt-get` is missing.
 
-use cairn_layout::{bank, cmdline, esp, partition};
+use cairn_layout::{bank, cmdline, data, esp, partition, users};
+use cairn_update::entries::EntryName;
+use cairn_update::{Bundle, Keyring, PayloadName, PublicKey};
 use std::io::{Cursor, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -177,24 +180,34 @@ fn same_inputs_give_identical_images() {
     let manifest = write_inputs(&root.0);
     let board = Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/qemu-x86_64.toml");
 
-    let mut outputs = Vec::new();
-    for run in ["one", "two"] {
+    let build_into = |run: &str| {
         let out_dir = root.0.join(run);
         let output = build(&BuildOptions {
             manifest: manifest.clone(),
             out_dir: out_dir.clone(),
             board: Some(board.clone()),
             init_binary: Some(root.0.join("server")),
+            // Any static program stands in for the services' binary.
+            control_binary: Some(root.0.join("server")),
+            keys_dir: None,
+            build_number: None,
             cache_dir: None,
             progress: false,
         })
         .unwrap_or_else(|e| panic!("build {run}: {e}"));
         assert!(!out_dir.join(".work").exists(), "scratch tree left behind");
-        outputs.push(output);
-    }
+        output
+    };
+    let outputs = [build_into("one"), build_into("two")];
     let (one, two) = (&outputs[0], &outputs[1]);
+    let keys = root.0.join(".cairn");
+    assert!(one.keys_made, "the first build makes the project's keys");
+    assert!(!two.keys_made, "the second uses them");
+    assert_eq!(one.keys_dir, keys);
     assert_eq!(one.version, two.version);
+    assert_eq!((one.build, two.build), (1, 1), "same content, same number");
     assert_same_bytes(&one.disk_image, &two.disk_image);
+    assert_same_bytes(&one.bundle, &two.bundle);
     assert_eq!(
         sha256(&one.inventory),
         sha256(&two.inventory),
@@ -214,6 +227,7 @@ fn same_inputs_give_identical_images() {
     let version = one.version.as_str();
     assert_eq!(version.len(), 12);
     assert_eq!(inventory["version"], version);
+    assert_eq!(inventory["build"], 1);
     let names: Vec<_> = inventory["partitions"]
         .as_array()
         .unwrap()
@@ -246,11 +260,17 @@ fn same_inputs_give_identical_images() {
         bytes
     };
     assert!(read(esp::BOOTLOADER).starts_with(b"MZ"));
-    let entry = String::from_utf8(read(&esp::counted_entry(version, 3))).unwrap();
+    let name = EntryName::new(1, version, 3).unwrap();
+    assert_eq!(one.entry, format!("cairn-0000000001-{version}+3-0.conf"));
+    assert_eq!(one.entry, name.file_name());
+    let entry = String::from_utf8(read(&format!("{}/{}", esp::ENTRIES_DIR, one.entry))).unwrap();
+    let kernel_path = format!("{}/{}", name.esp_dir(), esp::KERNEL);
+    let initrd_path = format!("{}/{}", name.esp_dir(), esp::INITRD);
     assert!(
-        entry.contains(&format!("linux      /{}\n", esp::kernel(version))),
+        entry.contains(&format!("linux      /{kernel_path}\n")),
         "{entry}"
     );
+    assert!(entry.contains("sort-key   cairn\n"), "{entry}");
     assert!(
         entry.contains(&format!(
             "options    {} console=ttyS0",
@@ -258,7 +278,9 @@ fn same_inputs_give_identical_images() {
         )),
         "{entry}"
     );
-    assert!(read(&esp::initrd(version)).starts_with(&[0x1f, 0x8b]));
+    let kernel = read(&kernel_path);
+    let initrd = read(&initrd_path);
+    assert!(initrd.starts_with(&[0x1f, 0x8b]));
 
     // Bank A: a squashfs whose tree has each bundle kind in place.
     let bank = partition_bytes(&disk, partition(&inventory, partition::BANK_A));
@@ -275,6 +297,10 @@ fn same_inputs_give_identical_images() {
         in_bank(bank::VERSION),
         in_bank(bank::INVENTORY),
         in_bank(bank::KEYS_DIR),
+        in_bank(bank::CONTROL_CA),
+        in_bank(bank::CONTROL_BIN),
+        in_bank(bank::BUILD),
+        in_bank(bank::BOARD),
         "/apps/server/bin/server".to_string(),
         "/apps/server/etc/server/server.ini".to_string(),
         "/apps/server/var/lib/server".to_string(),
@@ -292,6 +318,39 @@ fn same_inputs_give_identical_images() {
             .any(|f| f.starts_with("/apps/truth/") && f.ends_with("/libc.so.6")),
         "libc not collected: {bank_files:?}"
     );
+    // The project's update key, by its key id; its CA; the services' binary.
+    let update_pub = PublicKey::load(&keys.join("update.pub")).unwrap();
+    let bank_file = |relative: &str| {
+        inventory["banks"][0]["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == in_bank(relative).as_str())
+            .unwrap_or_else(|| panic!("{relative} not in {bank_files:?}"))
+            .clone()
+    };
+    let key_file = bank_file(&format!(
+        "{}/{}.pub",
+        bank::UPDATE_KEYS_DIR,
+        update_pub.key_id()
+    ));
+    assert_eq!(key_file["mode"], "0644");
+    assert_eq!(
+        bank_file(bank::CONTROL_CA)["sha256"],
+        sha256(&keys.join("ca.crt")).as_str()
+    );
+    let control = bank_file(bank::CONTROL_BIN);
+    assert_eq!(control["sha256"], sha256(&root.0.join("server")).as_str());
+    assert_eq!(control["mode"], "0755");
+    assert_eq!(bank_file(bank::BUILD)["size"], 2, "\"1\\n\"");
+    assert_eq!(
+        bank_file(bank::BOARD)["size"],
+        one.board.name.len() as u64 + 1
+    );
+    for file in &bank_files {
+        assert!(!file.ends_with(".key"), "a private key in the bank: {file}");
+    }
+
     // The TLS remote's CA, under the remote's index, listed like any file.
     let ca = inventory["banks"][0]["files"]
         .as_array()
@@ -318,7 +377,13 @@ fn same_inputs_give_identical_images() {
             listing.contains("squashfs-root/apps/truth/bin/true"),
             "{listing}"
         );
-        for file in [bank::VERSION.to_string(), bank::logging_ca(1)] {
+        for file in [
+            bank::VERSION.to_string(),
+            bank::BUILD.to_string(),
+            bank::BOARD.to_string(),
+            bank::CONTROL_BIN.to_string(),
+            bank::logging_ca(1),
+        ] {
             assert!(
                 listing.contains(&format!("squashfs-root/{file}")),
                 "{listing}"
@@ -333,4 +398,104 @@ fn same_inputs_give_identical_images() {
     assert_eq!(&data[1024 + 0x38..1024 + 0x3a], &[0x53, 0xef], "ext4 magic");
     let label = cairn_layout::data::LABEL.as_bytes();
     assert_eq!(&data[1024 + 0x78..1024 + 0x78 + label.len()], label);
+
+    // The data partition holds the device's identity, the key for the
+    // control API's user alone.
+    let data_offset = partition(&inventory, partition::DATA)["first_lba"]
+        .as_u64()
+        .unwrap()
+        * 512;
+    let on_data = |command: &str| {
+        let out = Command::new("debugfs")
+            .arg("-R")
+            .arg(command)
+            .arg(format!("{}?offset={data_offset}", one.disk_image.display()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let identity = format!("/{}", data::IDENTITY);
+    let key = on_data(&format!("stat {identity}/server.key"));
+    assert!(key.contains("Mode:  0400"), "{key}");
+    assert!(
+        key.contains(&format!("User:   {}", users::CONTROL_UID)),
+        "{key}"
+    );
+    let kept = keys.join("identities").join("repro");
+    assert_eq!(
+        on_data(&format!("cat {identity}/server.crt")).as_bytes(),
+        std::fs::read(kept.join("server.crt")).unwrap()
+    );
+
+    // The bundle verifies with the project's key, and carries exactly the
+    // bank, kernel and initramfs that the image boots.
+    let trusted = Keyring::new().with(update_pub);
+    let verified = Bundle::verify(
+        std::io::BufReader::new(std::fs::File::open(&one.bundle).unwrap()),
+        &trusted,
+    )
+    .unwrap();
+    let manifest_of = verified.manifest();
+    assert_eq!(manifest_of.board, one.board.name);
+    assert_eq!(
+        (manifest_of.version.as_str(), manifest_of.build),
+        (version, 1)
+    );
+    assert_eq!(manifest_of.kernel_options, one.board.kernel.cmdline.trim());
+    let bundle_bytes = std::fs::read(&one.bundle).unwrap();
+    let payload = |name: PayloadName| {
+        let p = manifest_of.payload(name).unwrap();
+        let range = verified.bundle_range(p);
+        bundle_bytes[range.start as usize..range.end as usize].to_vec()
+    };
+    let squashfs = payload(PayloadName::Bank);
+    assert_eq!(
+        squashfs.len() as u64,
+        inventory["banks"][0]["squashfs_size"]
+    );
+    assert!(
+        bank[..squashfs.len()] == squashfs[..],
+        "bank payload differs"
+    );
+    assert!(
+        payload(PayloadName::Linux) == kernel,
+        "kernel payload differs"
+    );
+    assert!(
+        payload(PayloadName::Initrd) == initrd,
+        "initrd payload differs"
+    );
+    drop(bundle_bytes);
+    drop(disk);
+
+    // A changed app is a new content: the next number.
+    std::fs::write(root.0.join("conf/server.ini"), "greeting = hello\n").unwrap();
+    let three = build_into("three");
+    assert_ne!(three.version, one.version);
+    assert_eq!(three.build, 2);
+    let builds = std::fs::read_to_string(keys.join("builds")).unwrap();
+    assert!(
+        builds.ends_with(&format!("1 {}\n2 {}\n", one.version, three.version)),
+        "{builds}"
+    );
+
+    // Provisioned for another device, the built disk holds that device's
+    // identity instead.
+    let project = cairn_image_builder::keys::ProjectKeys::at(&keys);
+    let done =
+        cairn_image_builder::provision::provision(&three.disk_image, "edge-07", &project).unwrap();
+    assert!(done.replaced && done.made);
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("cat {identity}/server.crt"))
+        .arg(format!(
+            "{}?offset={data_offset}",
+            three.disk_image.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout,
+        std::fs::read(keys.join("identities/edge-07/server.crt")).unwrap()
+    );
 }

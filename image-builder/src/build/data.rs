@@ -1,27 +1,31 @@
 //! The data partition: ext4 labelled `cairn-data`, made reproducible by a
 //! UUID and hash seed derived from the image's content, a fixed clock for
-//! mke2fs, and fixed times on every inode it copies in.
+//! mke2fs and debugfs, and fixed times on every inode it puts in. It holds
+//! the top directories and the device's own identity.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use super::debugfs;
 use super::fsutil::make_dirs;
 use super::hash::Guid;
 use super::host::{self, MKFS_EXT4};
+use super::identity::{self, Found};
 use super::BuildError;
+use crate::keys::DeviceIdentity;
 
 pub const LABEL: &str = cairn_layout::data::LABEL;
 /// Directories present from the start (see the data partition's layout).
 const TOP_DIRS: [&str; 3] = cairn_layout::data::TOP_DIRS;
 
-/// Makes the ext4 image `image` of `size` bytes; `scratch` is an empty
-/// directory it may use.
+/// Makes the ext4 image `image` of `size` bytes holding `identity`;
+/// `scratch` is an empty directory it may use.
 pub fn build(
     image: &Path,
     size: u64,
     uuid: Guid,
     epoch: u64,
+    identity: &DeviceIdentity,
     scratch: &Path,
 ) -> Result<(), BuildError> {
     let mkfs = host::require(MKFS_EXT4)?;
@@ -50,61 +54,45 @@ pub fn build(
             .arg(image)
             .arg(format!("{kib}k")),
     )?;
-    fix_inode_times(image, &clock)
+    let target = image.to_string_lossy();
+    fix_inode_times(&target, &clock)?;
+    let private = scratch.join("identity");
+    make_dirs(&private)?;
+    identity::install(&target, identity, &private, &clock, Found::default())
 }
 
 /// `mke2fs -d` copies each source inode's atime and ctime from the host,
 /// which no one controls; pin them (and ownership) with debugfs.
-fn fix_inode_times(image: &Path, clock: &str) -> Result<(), BuildError> {
-    let debugfs = host::find_program("debugfs").ok_or_else(|| BuildError::MissingTool {
-        tool: "debugfs".into(),
-        package: "e2fsprogs".into(),
-    })?;
-    let mut script = String::new();
-    for dir in TOP_DIRS {
-        for field in ["atime", "mtime", "ctime", "crtime"] {
-            script.push_str(&format!("sif /{dir} {field} {clock}\n"));
-        }
-        script.push_str(&format!("sif /{dir} uid 0\nsif /{dir} gid 0\n"));
-    }
-    let mut child = Command::new(debugfs)
-        .env("E2FSPROGS_FAKE_TIME", clock)
-        .arg("-w")
-        .arg("-f")
-        .arg("-")
-        .arg(image)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(BuildError::io("cannot start debugfs"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .map_err(BuildError::io("cannot talk to debugfs"))?;
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(BuildError::io("debugfs did not finish"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // debugfs exits 0 even when a command fails; its only expected line is its banner.
-    let complaints: Vec<&str> = stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("debugfs "))
+fn fix_inode_times(target: &str, clock: &str) -> Result<(), BuildError> {
+    let script: String = TOP_DIRS
+        .iter()
+        .map(|dir| debugfs::pin(&format!("/{dir}"), clock, 0, 0, None))
         .collect();
-    if !output.status.success() || !complaints.is_empty() {
-        return Err(BuildError::Command {
-            command: format!("debugfs -w {}", image.display()),
-            status: output.status.to_string(),
-            stderr: complaints.join("\n"),
-        });
-    }
-    Ok(())
+    debugfs::run(target, &script, clock).map(drop)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn identity() -> DeviceIdentity {
+        DeviceIdentity {
+            hostname: "edge".into(),
+            cert_pem: "certificate\n".into(),
+            key_pem: "key\n".into(),
+        }
+    }
+
+    /// What debugfs says of `path` in `image`.
+    fn stat(image: &Path, path: &str) -> String {
+        let out = Command::new(host::find_program("debugfs").unwrap())
+            .arg("-R")
+            .arg(format!("stat {path}"))
+            .arg(image)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 
     #[test]
     fn two_runs_give_the_same_bytes() {
@@ -119,7 +107,7 @@ mod tests {
             let scratch = dir.join(format!("s{run}"));
             std::fs::create_dir_all(&scratch).unwrap();
             let image = dir.join(format!("data{run}.img"));
-            build(&image, 16 << 20, uuid, 0, &scratch).unwrap();
+            build(&image, 16 << 20, uuid, 0, &identity(), &scratch).unwrap();
             images.push(std::fs::read(&image).unwrap());
             // Let the host clock move on, so a leaked timestamp would show.
             std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -131,6 +119,22 @@ mod tests {
             &images[0][1024 + 0x78..1024 + 0x78 + LABEL.len()],
             LABEL.as_bytes()
         );
+        let image = dir.join("data0.img");
+        let key = stat(
+            &image,
+            &format!("{}/{}", identity::dir(), identity::KEY_NAME),
+        );
+        assert!(key.contains("Mode:  0400"), "{key}");
+        assert!(
+            key.contains(&format!("User:   {}", cairn_layout::users::CONTROL_UID)),
+            "{key}"
+        );
+        let cert = stat(
+            &image,
+            &format!("{}/{}", identity::dir(), identity::CERT_NAME),
+        );
+        assert!(cert.contains("Mode:  0644"), "{cert}");
+        assert!(cert.contains("User:     0"), "{cert}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

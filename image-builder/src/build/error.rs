@@ -15,6 +15,11 @@ pub enum BuildError {
     BoardNotFound { tried: Vec<PathBuf> },
     #[error("the PID 1 binary cairn-init was not found at {}; build it with `cargo build --release -p cairn-init` or pass --init PATH (or set CAIRN_INIT)", list_paths(.tried))]
     InitNotFound { tried: Vec<PathBuf> },
+    #[error("the services binary cairn-control was not found at {}; build it with `cargo build --release --bin cairn-control` or pass --control PATH (or set CAIRN_CONTROL)", list_paths(.tried))]
+    ControlNotFound { tried: Vec<PathBuf> },
+    /// The project's keys, shown whole (they say what to do).
+    #[error("{0}")]
+    Keys(#[from] crate::keys::KeysError),
     #[error("`{tool}` is not installed; install it with `apt-get install {package}`")]
     MissingTool { tool: String, package: String },
     #[error("apt does not know the package {package}; run `apt-get update` and try again")]

@@ -6,7 +6,8 @@
 use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use cairn_layout::{cmdline, esp};
+use cairn_layout::esp;
+use cairn_update::entries::{render_entry, Bank, EntryName, DEFAULT_TRIES};
 use fatfs::{
     Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time, TimeProvider,
 };
@@ -19,43 +20,33 @@ use super::BuildError;
 pub const BOOTLOADER_PATH: &str = esp::BOOTLOADER;
 pub const LOADER_CONF_PATH: &str = esp::LOADER_CONF;
 pub const VOLUME_LABEL: [u8; 11] = *b"CAIRN-ESP  ";
-/// Tries the boot counter starts with (`+3`).
-pub const BOOT_TRIES: u32 = 3;
 
 /// Boot the default entry at once, no editor, no automatic entries (the
 /// firmware's own or other OSes'), leave the console mode as the firmware set it.
 pub const LOADER_CONF: &str =
     "timeout 0\neditor no\nauto-entries no\nauto-firmware no\nconsole-mode keep\n";
 
-/// `loader/entries/cairn-<version>+3.conf`
-pub fn entry_path(version: &str) -> String {
-    esp::counted_entry(version, BOOT_TRIES)
+/// The entry of a freshly built version: `cairn-<build>-<version>+3-0.conf`,
+/// named as the update writer names the entries it writes, so systemd-boot
+/// orders a built image's entry and an update's by build number alike.
+pub fn entry_name(build: u64, version: &str) -> Result<EntryName, BuildError> {
+    EntryName::new(build, version, DEFAULT_TRIES)
+        .map_err(|e| BuildError::Invalid(format!("cannot name the boot entry: {e}")))
 }
 
-/// The Boot Loader Specification entry of bank `bank` (`a` or `b`).
-pub fn entry_text(version: &str, bank: char, board_cmdline: &str) -> String {
-    let mut options = cmdline::entry_options(bank, version);
-    if !board_cmdline.trim().is_empty() {
-        options.push(' ');
-        options.push_str(board_cmdline.trim());
-    }
-    format!(
-        "title      Cairn {version} (bank {bank})\n\
-         version    {version}\n\
-         linux      /{}\n\
-         initrd     /{}\n\
-         options    {options}\n",
-        esp::kernel(version),
-        esp::initrd(version),
-    )
+/// `loader/entries/<entry file name>`.
+pub fn entry_path(name: &EntryName) -> String {
+    format!("{}/{}", esp::ENTRIES_DIR, name.file_name())
 }
 
-/// `cairn/<version>/linux` and `cairn/<version>/initrd`.
-pub fn kernel_path(version: &str) -> String {
-    esp::kernel(version)
+/// `cairn/<build>-<version>/linux`.
+pub fn kernel_path(name: &EntryName) -> String {
+    format!("{}/{}", name.esp_dir(), esp::KERNEL)
 }
-pub fn initrd_path(version: &str) -> String {
-    esp::initrd(version)
+
+/// `cairn/<build>-<version>/initrd`.
+pub fn initrd_path(name: &EntryName) -> String {
+    format!("{}/{}", name.esp_dir(), esp::INITRD)
 }
 
 /// The timestamp every file and directory on the ESP gets.
@@ -184,27 +175,31 @@ pub fn build(
     Ok(records)
 }
 
-/// The files of the ESP for one bank, plus the bootloader and its config.
+/// The files of the ESP for bank A's version, plus the bootloader and its
+/// config. Fails when the board's command line cannot go on an entry's
+/// options line.
 pub fn files(
-    version: &str,
+    name: &EntryName,
     bootloader: Vec<u8>,
     kernel: Vec<u8>,
     initrd: Vec<u8>,
     board_cmdline: &str,
-) -> Vec<(String, Vec<u8>)> {
-    vec![
+) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
+    let entry = render_entry(name, Bank::A, board_cmdline).map_err(|e| {
+        BuildError::Invalid(format!(
+            "the board's [kernel] cmdline cannot go into a boot entry: {e}"
+        ))
+    })?;
+    Ok(vec![
         (BOOTLOADER_PATH.to_string(), bootloader),
         (
             LOADER_CONF_PATH.to_string(),
             LOADER_CONF.as_bytes().to_vec(),
         ),
-        (
-            entry_path(version),
-            entry_text(version, 'a', board_cmdline).into_bytes(),
-        ),
-        (kernel_path(version), kernel),
-        (initrd_path(version), initrd),
-    ]
+        (entry_path(name), entry.into_bytes()),
+        (kernel_path(name), kernel),
+        (initrd_path(name), initrd),
+    ])
 }
 
 #[cfg(test)]
@@ -215,27 +210,46 @@ mod tests {
     use cairn_layout::partition;
 
     #[test]
-    fn entry_matches_the_contract() {
+    fn entry_is_named_and_written_by_build() {
+        let name = entry_name(7, "0123456789ab").unwrap();
         assert_eq!(
-            entry_path("0123456789ab"),
-            format!("{}/cairn-0123456789ab+3.conf", esp::ENTRIES_DIR)
+            entry_path(&name),
+            format!(
+                "{}/cairn-0000000007-0123456789ab+3-0.conf",
+                esp::ENTRIES_DIR
+            )
         );
-        let text = entry_text("0123456789ab", 'a', "console=ttyS0,115200 panic=10");
+        assert_eq!(
+            kernel_path(&name),
+            format!("{}/{}", name.esp_dir(), esp::KERNEL)
+        );
+        let files = files(
+            &name,
+            vec![],
+            vec![],
+            vec![],
+            "console=ttyS0,115200 panic=10",
+        )
+        .unwrap();
+        let text = String::from_utf8(files[2].1.clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines,
             [
-                "title      Cairn 0123456789ab (bank a)".to_string(),
-                "version    0123456789ab".to_string(),
-                format!("linux      /{}", esp::kernel("0123456789ab")),
-                format!("initrd     /{}", esp::initrd("0123456789ab")),
+                "title      Cairn 0123456789ab (build 7, bank a)".to_string(),
+                "sort-key   cairn".to_string(),
+                "version    0000000007-0123456789ab".to_string(),
+                format!("linux      /{}", kernel_path(&name)),
+                format!("initrd     /{}", initrd_path(&name)),
                 format!(
-                    "options    {} console=ttyS0,115200 panic=10",
-                    cmdline::entry_options('a', "0123456789ab")
+                    "options    root=PARTLABEL={} {}=a {}=0123456789ab console=ttyS0,115200 panic=10",
+                    partition::BANK_A,
+                    cairn_layout::cmdline::BANK,
+                    cairn_layout::cmdline::VERSION,
                 ),
             ]
         );
-        assert!(text.contains(&format!("PARTLABEL={} ", partition::BANK_A)));
+        assert!(super::files(&name, vec![], vec![], vec![], "quiet\nlinux /x").is_err());
     }
 
     #[test]
@@ -252,13 +266,15 @@ mod tests {
     fn reads_back_with_fixed_times_and_same_bytes() {
         let dir = std::env::temp_dir().join(format!("cairn-esp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let name = entry_name(1, "abcdef012345").unwrap();
         let files = files(
-            "abcdef012345",
+            &name,
             b"MZboot".to_vec(),
             b"kernel".to_vec(),
             b"initrd".to_vec(),
             "quiet",
-        );
+        )
+        .unwrap();
         let first = dir.join("esp1.img");
         let second = dir.join("esp2.img");
         let records = build(&first, 40 << 20, 0x1234_5678, 0, &files).unwrap();
@@ -284,7 +300,7 @@ mod tests {
             .unwrap();
         assert_eq!(text, LOADER_CONF);
         let mut kernel = Vec::new();
-        root.open_file(&esp::kernel("abcdef012345"))
+        root.open_file(&kernel_path(&name))
             .unwrap()
             .read_to_end(&mut kernel)
             .unwrap();
@@ -293,7 +309,7 @@ mod tests {
         let entry = entries
             .iter()
             .map(Result::unwrap)
-            .find(|e| e.file_name() == "cairn-abcdef012345+3.conf")
+            .find(|e| e.file_name() == name.file_name())
             .unwrap();
         let modified = entry.modified();
         assert_eq!(

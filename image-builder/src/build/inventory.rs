@@ -85,6 +85,7 @@ fn walk(dir: &Path, tree_dir: &Path, out: &mut Vec<FileRecord>) -> Result<(), Bu
 #[derive(Debug, Serialize)]
 pub struct BankInventory<'a> {
     pub version: &'a str,
+    pub build: u64,
     pub bank: &'a str,
     pub kernel_sha256: &'a str,
     pub initramfs_sha256: &'a str,
@@ -95,6 +96,7 @@ pub struct BankInventory<'a> {
 #[derive(Debug, Serialize)]
 pub struct Inventory {
     pub version: String,
+    pub build: u64,
     pub board: BoardRecord,
     pub manifest_sha256: String,
     pub kernel: KernelRecord,

@@ -10,6 +10,7 @@ use std::time::Instant;
 use cairn_layout::partition;
 
 use crate::board::Board;
+use crate::keys::{BuildNumber, DeviceIdentity, ProjectKeys};
 
 mod apt;
 mod bank;
@@ -18,6 +19,8 @@ mod bundle;
 mod cache;
 pub mod cpio;
 mod data;
+mod debugfs;
+mod deploy_files;
 mod disk;
 mod elf;
 mod error;
@@ -25,6 +28,7 @@ mod esp;
 mod fsutil;
 mod hash;
 mod host;
+mod identity;
 mod initramfs;
 mod inventory;
 mod kernel;
@@ -34,6 +38,7 @@ mod modules;
 mod paths;
 mod progress;
 mod record;
+mod update_bundle;
 mod version;
 
 pub use error::BuildError;
@@ -56,6 +61,15 @@ pub struct BuildOptions {
     pub board: Option<PathBuf>,
     /// The PID 1 binary; `None` means `CAIRN_INIT`, then `cairn-init` beside this executable.
     pub init_binary: Option<PathBuf>,
+    /// The in-image services' binary; `None` means `CAIRN_CONTROL`, then
+    /// `cairn-control` beside this executable.
+    pub control_binary: Option<PathBuf>,
+    /// The project's keys; `None` means `.cairn/` beside the manifest, made
+    /// there by the first build.
+    pub keys_dir: Option<PathBuf>,
+    /// The build number; `None` means the one `.cairn/builds` gives the
+    /// content (its own if built before, else the next).
+    pub build_number: Option<u64>,
     /// Download and unpack cache; `None` means `CAIRN_CACHE`, then the XDG cache dir.
     pub cache_dir: Option<PathBuf>,
     /// Show progress spinners (only when stderr is a terminal; otherwise one line per step).
@@ -67,8 +81,17 @@ pub struct BuildOptions {
 pub struct BuildOutput {
     pub disk_image: PathBuf,
     pub inventory: PathBuf,
+    /// `update.cairn`, the signed update bundle of this build.
+    pub bundle: PathBuf,
+    /// The content version (12 hex digits).
     pub version: String,
+    pub build: u64,
+    /// The boot entry's file name as built (with its `+3-0` counter).
+    pub entry: String,
     pub board: Board,
+    /// The project's key directory, and whether this build made it.
+    pub keys_dir: PathBuf,
+    pub keys_made: bool,
 }
 
 /// Builds the image described by `opts`.
@@ -100,6 +123,24 @@ pub fn stage_trees(
 ) -> Result<(), BuildError> {
     bank::stage(stage, manifest, manifest_path).map(drop)
 }
+
+/// Writes a device identity into the ext4 at `target` (a file, or
+/// `FILE?offset=BYTES` for a partition of a disk image): what
+/// `cairn provision` does to a built image. `found` says which of the
+/// identity's files (and its directory) are there to be replaced.
+pub fn install_identity(
+    target: &str,
+    identity: &DeviceIdentity,
+    scratch: &Path,
+    found: IdentityFound,
+) -> Result<(), BuildError> {
+    let clock = source_date_epoch()?.max(1).to_string();
+    identity::install(target, identity, scratch, &clock, found)
+}
+
+pub use update_bundle::FILE_NAME as BUNDLE_FILE;
+
+pub use identity::{dir as identity_dir, Found as IdentityFound, CERT_NAME, KEY_NAME};
 
 /// Partition sizes in bytes, from the board's `[disk]`.
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +213,8 @@ struct Inputs {
     board_bytes: Vec<u8>,
     sizes: DiskSizes,
     init: PathBuf,
+    control: PathBuf,
+    keys: ProjectKeys,
     cache_root: PathBuf,
     epoch: u64,
 }
@@ -189,6 +232,11 @@ fn inputs(opts: &BuildOptions) -> Result<Inputs, BuildError> {
         manifest_bytes,
         sizes,
         init: paths::find_init(opts.init_binary.as_deref())?,
+        control: paths::find_control(opts.control_binary.as_deref())?,
+        keys: match &opts.keys_dir {
+            Some(dir) => ProjectKeys::at(dir),
+            None => ProjectKeys::beside(&opts.manifest),
+        },
         cache_root: cache::cache_dir(opts.cache_dir.as_deref())?,
         epoch: source_date_epoch()?,
         board,
@@ -251,6 +299,7 @@ struct BankA {
     /// The full hash the version is cut from.
     content: String,
     version: String,
+    build: BuildNumber,
     files: Vec<FileRecord>,
     squashfs: PathBuf,
     squashfs_size: u64,
@@ -267,13 +316,22 @@ fn bank_a(
     let stage = work.join("bank-a");
     bank::stage(&stage, &inputs.manifest, &opts.manifest)?;
     logging_ca::stage(&stage, &inputs.cas)?;
+    deploy_files::stage(&stage, &inputs.keys, &inputs.control, &inputs.board.name)?;
     manifest_check::check_exec(&inputs.manifest, &stage)?;
     let records = inventory::list_tree(&stage)?;
     let kernel_sha256 = &boot.kernel.vmlinuz_sha256;
+    // The content version leaves the build number out: it is what the
+    // number is looked up by.
     let content = version::content_hash(&records, kernel_sha256, &boot.initrd_sha256);
     let version = version::version(&content);
+    let build = inputs
+        .keys
+        .builds()
+        .number_for(&version, opts.build_number)?;
+    deploy_files::seal(&stage, build.build)?;
     let bank_json = inventory::to_json(&BankInventory {
         version: &version,
+        build: build.build,
         bank: "a",
         kernel_sha256,
         initramfs_sha256: &boot.initrd_sha256,
@@ -281,7 +339,11 @@ fn bank_a(
     })?;
     bank::seal(&stage, &version, &bank_json)?;
     let files = inventory::list_tree(&stage)?;
-    step.done(&format!("version {version}, {} entries", files.len()));
+    step.done(&format!(
+        "version {version}, build {}, {} entries",
+        build.build,
+        files.len()
+    ));
 
     let step = progress.step("squashing bank a");
     let squashfs = work.join(format!("{}.squashfs", partition::BANK_A));
@@ -290,6 +352,7 @@ fn bank_a(
     Ok(BankA {
         content,
         version,
+        build,
         files,
         squashfs,
         squashfs_size,
@@ -298,6 +361,7 @@ fn bank_a(
 
 /// The ESP, the data partition and the disk around them.
 struct Assembled {
+    entry: cairn_update::entries::EntryName,
     layout: disk::Layout,
     esp_files: Vec<FileRecord>,
     data_uuid: Guid,
@@ -313,19 +377,26 @@ fn assemble(
     progress: &Progress,
 ) -> Result<Assembled, BuildError> {
     // Everything random-looking on the disk derives from this seed.
-    let seed = sha256_hex(format!("{}\0{}", bank.content, boot.bootloader_sha256).as_bytes());
+    let seed = sha256_hex(
+        format!(
+            "{}\0{}\0{}",
+            bank.content, boot.bootloader_sha256, bank.build.build
+        )
+        .as_bytes(),
+    );
+    let entry = esp::entry_name(bank.build.build, &bank.version)?;
 
     let step = progress.step("writing the ESP");
     let esp_image = work.join("esp.img");
     let volume_id = Guid::derive(&seed, "esp-volume-id").0;
     let volume_id = u32::from_be_bytes([volume_id[0], volume_id[1], volume_id[2], volume_id[3]]);
     let files = esp::files(
-        &bank.version,
+        &entry,
         read(&boot.bootloader.efi)?,
         read(&boot.kernel.vmlinuz)?,
         boot.initrd.clone(),
         &inputs.board.kernel.cmdline,
-    );
+    )?;
     let esp_files = esp::build(
         &esp_image,
         inputs.sizes.esp,
@@ -338,14 +409,20 @@ fn assemble(
     let step = progress.step("making the ext4 data partition");
     let data_image = work.join("data.img");
     let data_uuid = Guid::derive(&seed, "cairn-data-fs");
+    let hostname = &inputs.manifest.system.hostname;
+    let (identity, made) = inputs.keys.device_identity(hostname)?;
     data::build(
         &data_image,
         inputs.sizes.data,
         data_uuid,
         inputs.epoch,
+        &identity,
         work,
     )?;
-    step.done("");
+    step.done(&format!(
+        "identity of {hostname} {}",
+        if made { "made now" } else { "as made before" }
+    ));
 
     let step = progress.step("assembling disk.img");
     let linux_fs = Guid::parse(disk::LINUX_FS_TYPE).unwrap_or(Guid([0; 16]));
@@ -383,6 +460,7 @@ fn assemble(
     )))?;
     step.done(&mib(layout.size_bytes()));
     Ok(Assembled {
+        entry,
         layout,
         esp_files,
         data_uuid,
@@ -403,9 +481,38 @@ fn build_in(
     }
     fsutil::make_dirs(work)?;
 
+    let keys_made = inputs.keys.ensure()?;
+    if keys_made {
+        progress.summary(&format!(
+            "made the project's keys in {} (update signing key, CA, admin identity); \
+             keep its *.key files private and backed up: devices trust only these",
+            inputs.keys.dir().display()
+        ));
+    }
+
     let boot = boot_parts(&inputs, progress)?;
     let bank = bank_a(&inputs, &boot, opts, work, progress)?;
     let assembled = assemble(&inputs, &boot, &bank, &opts.out_dir, work, progress)?;
+
+    let step = progress.step("signing update.cairn");
+    let bundle = update_bundle::write(
+        update_bundle::Contents {
+            info: cairn_update::BundleInfo {
+                board: inputs.board.name.clone(),
+                version: bank.version.clone(),
+                build: bank.build.build,
+                kernel_options: inputs.board.kernel.cmdline.trim().to_owned(),
+                verity_root_hash: None,
+            },
+            squashfs: &bank.squashfs,
+            kernel: &boot.kernel.vmlinuz,
+            initrd: &boot.initrd,
+        },
+        &inputs.keys.signing_key()?,
+        work,
+        &opts.out_dir,
+    )?;
+    step.done("");
 
     let inventory = record::inventory(&inputs, &boot, &bank, &assembled)?;
     let inventory_path = opts.out_dir.join("inventory.json");
@@ -413,6 +520,22 @@ fn build_in(
     write(&opts.out_dir.join("system.toml"), &inputs.manifest_bytes)?;
     write(&opts.out_dir.join("board.toml"), &inputs.board_bytes)?;
     record::summary(progress, &inventory, &assembled, started.elapsed());
+    progress.summary(&format!(
+        "entry {}, bundle {}",
+        assembled.entry.file_name(),
+        bundle.display()
+    ));
+    if !bank.build.new && bank.build.build < bank.build.highest {
+        progress.summary(&format!(
+            "version {} keeps its build {} from an earlier build; a device running a later \
+             build (up to {}) refuses it as older: roll back with `cairn rollback`, or give \
+             it a new number with --build {}",
+            bank.version,
+            bank.build.build,
+            bank.build.highest,
+            bank.build.highest + 1
+        ));
+    }
     for ca in inputs.cas.iter().filter(|ca| ca.host_bundle) {
         progress.summary(&format!(
             "logging.remote[{}] (no `ca`) trusts the CA bundle of this host, {}, now in the image",
@@ -424,7 +547,12 @@ fn build_in(
     Ok(BuildOutput {
         disk_image: assembled.disk_image,
         inventory: inventory_path,
+        bundle,
         version: bank.version,
+        build: bank.build.build,
+        entry: assembled.entry.file_name(),
         board: inputs.board,
+        keys_dir: inputs.keys.dir().to_path_buf(),
+        keys_made,
     })
 }

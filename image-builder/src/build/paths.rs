@@ -47,27 +47,44 @@ pub fn find_board(explicit: Option<&Path>) -> Result<PathBuf, BuildError> {
 
 /// `explicit`, else `CAIRN_INIT`, else `cairn-init` beside the running executable.
 pub fn find_init(explicit: Option<&Path>) -> Result<PathBuf, BuildError> {
-    let mut tried = Vec::new();
-    if let Some(path) = explicit {
-        tried.push(path.to_path_buf());
-    } else if let Some(path) = std::env::var_os("CAIRN_INIT").filter(|v| !v.is_empty()) {
-        tried.push(PathBuf::from(path));
-    } else if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            tried.push(dir.join("cairn-init"));
-            // Test binaries live one level down, in deps/.
-            if dir.file_name().is_some_and(|n| n == "deps") {
-                if let Some(up) = dir.parent() {
-                    tried.push(up.join("cairn-init"));
-                }
-            }
-        }
-    }
+    let tried = candidates(explicit, "CAIRN_INIT", "cairn-init");
     tried
         .iter()
         .find(|p| p.is_file())
         .cloned()
         .ok_or(BuildError::InitNotFound { tried })
+}
+
+/// `explicit`, else `CAIRN_CONTROL`, else `cairn-control` beside the
+/// running executable: the in-image services' binary.
+pub fn find_control(explicit: Option<&Path>) -> Result<PathBuf, BuildError> {
+    let tried = candidates(explicit, "CAIRN_CONTROL", "cairn-control");
+    tried
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or(BuildError::ControlNotFound { tried })
+}
+
+/// Where a binary the image is made of may be, in order.
+fn candidates(explicit: Option<&Path>, variable: &str, name: &str) -> Vec<PathBuf> {
+    let mut tried = Vec::new();
+    if let Some(path) = explicit {
+        tried.push(path.to_path_buf());
+    } else if let Some(path) = std::env::var_os(variable).filter(|v| !v.is_empty()) {
+        tried.push(PathBuf::from(path));
+    } else if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            tried.push(dir.join(name));
+            // Test binaries live one level down, in deps/.
+            if dir.file_name().is_some_and(|n| n == "deps") {
+                if let Some(up) = dir.parent() {
+                    tried.push(up.join(name));
+                }
+            }
+        }
+    }
+    tried
 }
 
 #[cfg(test)]
@@ -103,6 +120,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no/such/board.toml"), "{err}");
+    }
+
+    #[test]
+    fn missing_control_says_how_to_build_it() {
+        let err = find_control(Some(Path::new("/nonexistent/cairn-control")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--control PATH"), "{err}");
+        assert!(err.contains("/nonexistent/cairn-control"), "{err}");
     }
 
     #[test]

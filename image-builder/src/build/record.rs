@@ -27,6 +27,7 @@ pub(super) fn inventory(
     let kernel = &boot.kernel;
     Ok(Inventory {
         version: bank.version.clone(),
+        build: bank.build.build,
         board: BoardRecord {
             name: inputs.board.name.clone(),
             sha256: sha256_hex(&inputs.board_bytes),
@@ -103,8 +104,8 @@ pub(super) fn summary(
         took.as_secs_f64()
     ));
     progress.summary(&format!(
-        "version {}, board {}",
-        inventory.version, inventory.board.name
+        "version {}, build {}, board {}",
+        inventory.version, inventory.build, inventory.board.name
     ));
     for p in &inventory.partitions {
         let holds = match p.name.as_str() {

@@ -1,5 +1,6 @@
-//! `cairn build --out DIR [--board FILE] MANIFEST`: a reproducible disk image
-//! from a manifest (see `cairn_image_builder::build`).
+//! `cairn build --out DIR [--board FILE] [--build N] MANIFEST`: a
+//! reproducible disk image and its signed update bundle from a manifest
+//! (see `cairn_image_builder::build`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use cairn_image_builder::build::{build, BuildOptions};
 pub struct BuildArgs {
     /// The manifest to build.
     pub manifest: PathBuf,
-    /// Output directory: disk.img, inventory.json, system.toml, board.toml.
+    /// Output directory: disk.img, update.cairn, inventory.json, system.toml, board.toml.
     #[arg(long)]
     pub out: PathBuf,
     /// Board config (default: board-configs/qemu-x86_64.toml).
@@ -20,6 +21,15 @@ pub struct BuildArgs {
     /// The PID 1 binary (default: $CAIRN_INIT, then cairn-init beside cairn).
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// The in-image services' binary (default: $CAIRN_CONTROL, then cairn-control beside cairn).
+    #[arg(long)]
+    pub control: Option<PathBuf>,
+    /// The project's keys (default: .cairn beside the manifest, made by the first build).
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// The build number (default: the content's number in .cairn/builds, or the next one).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=9_999_999_999))]
+    pub build: Option<u64>,
     /// Download cache (default: $CAIRN_CACHE, then $XDG_CACHE_HOME/cairn or ~/.cache/cairn).
     #[arg(long)]
     pub cache: Option<PathBuf>,
@@ -36,6 +46,9 @@ fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
         out_dir: args.out.clone(),
         board: args.board.clone(),
         init_binary: args.init.clone(),
+        control_binary: args.control.clone(),
+        keys_dir: args.keys.clone(),
+        build_number: args.build,
         cache_dir: args.cache.clone(),
         progress: true,
     })

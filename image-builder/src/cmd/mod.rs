@@ -2,10 +2,17 @@
 //! becomes an exit code. The work itself is in the library's modules.
 
 pub mod build;
+pub mod bundle;
+pub mod control;
+pub mod deploy;
 pub mod dev;
+pub mod keys;
 pub mod logs;
+pub mod provision;
+pub mod remote;
 pub mod run;
 pub mod schedule;
+pub mod status;
 
 use std::process::ExitCode;
 

@@ -17,7 +17,7 @@ use crate::board::Board;
 use crate::build::{build, BuildOptions};
 use crate::qemu::{self, prepare_run_disk, Qemu, QemuOptions, RunDiskState, Serial};
 
-pub use ports::{check_free, plan_forwards, Forward};
+pub use ports::{check_free, control_forward, plan_forwards, Forward};
 
 /// How long the guest gets to power off after the first Ctrl-C.
 const POWEROFF_GRACE: Duration = Duration::from_secs(30);
@@ -52,7 +52,12 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     let manifest = cairn_manifest::load(&frozen)
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("cannot read the image's manifest {}", frozen.display()))?;
-    let forwards = plan_forwards(&manifest, args.offset.unwrap_or(0)).map_err(|e| anyhow!(e))?;
+    let mut forwards =
+        plan_forwards(&manifest, args.offset.unwrap_or(0)).map_err(|e| anyhow!(e))?;
+    let control = control_forward(&manifest, args.offset.unwrap_or(0));
+    if !forwards.iter().any(|f| f.guest == control.guest) {
+        forwards.push(control.clone());
+    }
 
     let qemu_config = &image.board.qemu;
     qemu::require_program(qemu::QEMU_SYSTEM)?;
@@ -92,6 +97,13 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
             forward.guest
         );
     }
+    println!(
+        "cairn run: talk to it with `cairn status --to 127.0.0.1:{}` (the certificate is checked as cairn.local; \
+         curl: --resolve {host}:{port}:127.0.0.1 https://{host}:{port}/v1/status)",
+        control.host,
+        host = manifest.system.hostname,
+        port = control.host,
+    );
     println!("cairn run: Ctrl-C powers the machine off; press it twice to stop at once");
 
     let mut opts = QemuOptions::for_board(qemu_config, &run_disk, qemu::qmp_socket_path(&run_dir));
@@ -117,6 +129,9 @@ fn resolve_image(args: &RunOptions) -> anyhow::Result<Image> {
             out_dir: out_dir.clone(),
             board: args.board.clone(),
             init_binary: None,
+            control_binary: None,
+            keys_dir: None,
+            build_number: None,
             cache_dir: None,
             progress: true,
         })?;

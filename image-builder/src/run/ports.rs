@@ -67,6 +67,29 @@ pub fn plan_forwards(manifest: &Manifest, host_offset: u16) -> Result<Vec<Forwar
     Ok(forwards)
 }
 
+/// The control API's port: guest `[control] port`, host that plus
+/// `host_offset` when it is free, else any free port (the `--to` address
+/// is printed, so nothing depends on the number).
+pub fn control_forward(manifest: &Manifest, host_offset: u16) -> Forward {
+    let guest = manifest.control.port;
+    let wanted = guest.checked_add(host_offset);
+    let host = wanted
+        .filter(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .or_else(|| {
+            TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|l| l.local_addr())
+                .ok()
+                .map(|a| a.port())
+        })
+        .unwrap_or(guest);
+    Forward {
+        label: "control API".to_owned(),
+        port_name: "control".to_owned(),
+        host,
+        guest,
+    }
+}
+
 /// Fails with a helpful message for the first host port that is taken.
 pub fn check_free(forwards: &[Forward]) -> Result<(), String> {
     for forward in forwards {
@@ -123,6 +146,25 @@ mod tests {
                 "web.1 (http): http://127.0.0.1:9181 -> 8181",
             ]
         );
+    }
+
+    #[test]
+    fn the_control_port_goes_to_a_free_host_port() {
+        let m = manifest(
+            r#"
+            version = 1
+            [control]
+            port = 7500
+            "#,
+        );
+        let forward = control_forward(&m, 10000);
+        assert_eq!(forward.guest, 7500);
+        assert_eq!(forward.host, 17500);
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let forward = control_forward(&m, port - 7500);
+        assert_ne!(forward.host, port, "a taken port is not used");
+        assert!(check_free(&[forward]).is_ok());
     }
 
     #[test]

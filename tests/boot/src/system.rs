@@ -73,6 +73,11 @@ impl TestSystem {
             out_dir: dir.path().join("out"),
             board: Some(board_path),
             init_binary: Some(bin.join("cairn-init")),
+            control_binary: Some(workspace::release_dir().join("cairn-control")),
+            // The project's keys are made beside the manifest, in the
+            // temporary directory.
+            keys_dir: None,
+            build_number: None,
             cache_dir: None,
             progress: false,
         })

@@ -200,6 +200,10 @@ fn measure_builds(board: &Path, warm_only: bool) -> anyhow::Result<BuildFigures>
         out_dir: scratch.path().join(out),
         board: Some(board.to_path_buf()),
         init_binary: Some(workspace::release_binary("cairn-init")),
+        control_binary: Some(workspace::release_dir().join("cairn-control")),
+        // Keys of the benchmark's own, never beside the example in the tree.
+        keys_dir: Some(scratch.path().join("keys")),
+        build_number: None,
         cache_dir: (!warm_only).then(|| cache.clone()),
         progress: false,
     };
