@@ -49,6 +49,21 @@ pub struct DiskConfig {
     pub esp_size: String,
     pub bank_size: String,
     pub data_size: String,
+    /// Each bank's kernel slot on the ESP: the largest kernel an update
+    /// can bring to a device built with this board.
+    #[serde(default = "default_kernel_slot")]
+    pub kernel_slot: String,
+    /// Each bank's initramfs slot on the ESP.
+    #[serde(default = "default_initrd_slot")]
+    pub initrd_slot: String,
+}
+
+fn default_kernel_slot() -> String {
+    "24MiB".to_string()
+}
+
+fn default_initrd_slot() -> String {
+    "8MiB".to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

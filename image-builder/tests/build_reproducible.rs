@@ -248,24 +248,21 @@ fn same_inputs_give_identical_images() {
 
     // The ESP: bootloader, loader config and this version's entry.
     let esp = partition_bytes(&disk, partition(&inventory, partition::ESP));
-    let fs = fatfs::FileSystem::new(Cursor::new(esp), fatfs::FsOptions::new()).unwrap();
-    assert_eq!(fs.fat_type(), fatfs::FatType::Fat32);
+    let volume = std::cell::RefCell::new(cairn_fat::Volume::open(Cursor::new(esp)).unwrap());
     let read = |path: &str| {
-        let mut bytes = Vec::new();
-        fs.root_dir()
-            .open_file(path)
+        volume
+            .borrow_mut()
+            .read_file(path, 64 << 20)
             .unwrap_or_else(|e| panic!("{path}: {e}"))
-            .read_to_end(&mut bytes)
-            .unwrap();
-        bytes
     };
     assert!(read(esp::BOOTLOADER).starts_with(b"MZ"));
     let name = EntryName::new(1, version, 3).unwrap();
     assert_eq!(one.entry, format!("cairn-0000000001-{version}+3-0.conf"));
     assert_eq!(one.entry, name.file_name());
     let entry = String::from_utf8(read(&format!("{}/{}", esp::ENTRIES_DIR, one.entry))).unwrap();
-    let kernel_path = format!("{}/{}", name.esp_dir(), esp::KERNEL);
-    let initrd_path = format!("{}/{}", name.esp_dir(), esp::INITRD);
+    assert_eq!(entry.len(), esp::ENTRY_BYTES);
+    let kernel_path = esp::kernel('a');
+    let initrd_path = esp::initrd('a');
     assert!(
         entry.contains(&format!("linux      /{kernel_path}\n")),
         "{entry}"
@@ -278,9 +275,18 @@ fn same_inputs_give_identical_images() {
         )),
         "{entry}"
     );
+    // The slots, at their board-given sizes; bank b's entry file idle.
     let kernel = read(&kernel_path);
     let initrd = read(&initrd_path);
     assert!(initrd.starts_with(&[0x1f, 0x8b]));
+    assert_eq!(kernel.len() as u64, 24 << 20);
+    assert_eq!(initrd.len() as u64, 8 << 20);
+    assert_eq!(read(&esp::kernel('b')).len() as u64, 24 << 20);
+    assert_eq!(
+        read(&format!("{}/{}", esp::ENTRIES_DIR, esp::idle_entry('b'))),
+        vec![b'\n'; esp::ENTRY_BYTES]
+    );
+    drop(volume);
 
     // Bank A: a squashfs whose tree has each bundle kind in place.
     let bank = partition_bytes(&disk, partition(&inventory, partition::BANK_A));
@@ -457,12 +463,16 @@ fn same_inputs_give_identical_images() {
         bank[..squashfs.len()] == squashfs[..],
         "bank payload differs"
     );
+    // In the slots, padded with zeros.
+    let in_slot = |payload: Vec<u8>, slot: &[u8]| {
+        slot.starts_with(&payload) && slot[payload.len()..].iter().all(|&b| b == 0)
+    };
     assert!(
-        payload(PayloadName::Linux) == kernel,
+        in_slot(payload(PayloadName::Linux), &kernel),
         "kernel payload differs"
     );
     assert!(
-        payload(PayloadName::Initrd) == initrd,
+        in_slot(payload(PayloadName::Initrd), &initrd),
         "initrd payload differs"
     );
     drop(bundle_bytes);

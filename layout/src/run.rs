@@ -9,11 +9,6 @@ pub const STATUS: &str = "/run/cairn/status.json";
 pub const NOTIFY: &str = "/run/cairn/notify";
 /// What an app may touch, as the app itself sees it.
 pub const RESOURCES: &str = "/run/cairn/resources.json";
-/// Where the ESP is mounted while PID 1 changes an entry.
-pub const ESP_MOUNT: &str = "/run/cairn/esp";
-/// Where the update writer mounts the ESP while it writes a new version's
-/// kernel, initramfs and entry.
-pub const ESP_UPDATE_MOUNT: &str = "/run/cairn/esp-update";
 /// Each instance's root, while it is assembled.
 pub const ROOTS: &str = "/run/cairn/roots";
 /// Each app's runtime files (resources, writable copies).
@@ -39,8 +34,6 @@ mod tests {
             STATUS,
             NOTIFY,
             RESOURCES,
-            ESP_MOUNT,
-            ESP_UPDATE_MOUNT,
             ROOTS,
             APPS,
             SYSTEM,

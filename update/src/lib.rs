@@ -28,6 +28,7 @@
 mod bundle;
 pub mod entries;
 mod error;
+pub mod esp;
 mod format;
 mod hashing;
 mod keyfile;

@@ -81,10 +81,10 @@ fn make_a_bundle_from_files_and_install_it_into_files() {
     }
 
     // Only then the entry, naming what was written.
-    let text = render_entry(&entry, Bank::B, &manifest.kernel_options).unwrap();
+    let text = render_entry(&entry, Bank::B, 1, &manifest.kernel_options).unwrap();
     assert_eq!(entry.file_name(), "cairn-0000000007-2.0.0+3-0.conf");
     assert!(
-        text.contains("linux      /cairn/0000000007-2.0.0/linux\n"),
+        text.contains(&format!("linux      /{}\n", cairn_layout::esp::kernel('b'))),
         "{text}"
     );
     let options = cairn_layout::cmdline::entry_options('b', "2.0.0");

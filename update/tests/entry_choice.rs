@@ -128,9 +128,43 @@ fn states(name: &EntryName) -> Vec<EntryName> {
     out
 }
 
+/// An entry as the writer makes it, written in build order (so its
+/// generation is its build).
 fn cairn_entry(name: &EntryName, bank: Bank) -> Entry {
-    let text = render_entry(name, bank, "console=ttyS0").unwrap();
+    let generation = name.build.unwrap();
+    written(name, bank, generation)
+}
+
+/// An entry written as the `generation`th version on its device.
+fn written(name: &EntryName, bank: Bank, generation: u64) -> Entry {
+    let text = render_entry(name, bank, generation, "console=ttyS0").unwrap();
     Entry::load(&name.file_name(), &text).unwrap()
+}
+
+#[test]
+fn an_allowed_downgrade_is_tried_first_because_it_was_written_last() {
+    // Build 42 runs, blessed, written second; build 41 comes back as the
+    // third version written to the device.
+    let running = EntryName::new(42, "1.4.0", 3).unwrap().blessed();
+    let downgrade = EntryName::new(41, "1.3.0", 3).unwrap();
+    for (a, b) in [(0, 1), (1, 0)] {
+        let both = [
+            written(&running, Bank::A, 2),
+            written(&downgrade, Bank::B, 3),
+        ];
+        let dir = vec![both[a].clone(), both[b].clone()];
+        assert_eq!(
+            next_boot(&dir).unwrap().file_name(),
+            "cairn-0000000041-1.3.0+3-0.conf"
+        );
+    }
+    // Once it is out of tries, the running version boots again.
+    let spent = EntryName::parse("cairn-0000000041-1.3.0+0-3.conf").unwrap();
+    let dir = vec![written(&running, Bank::A, 2), written(&spent, Bank::B, 3)];
+    assert_eq!(
+        next_boot(&dir).unwrap().file_name(),
+        "cairn-0000000042-1.4.0.conf"
+    );
 }
 
 #[test]
@@ -217,7 +251,7 @@ fn run_boots(
         } else {
             name
         };
-        let content = render_entry(&parsed, Bank::A, "").unwrap();
+        let content = render_entry(&parsed, Bank::A, parsed.build.unwrap(), "").unwrap();
         dir.retain(|e| e.file_name() != chosen.file_name());
         dir.push(Entry::load(&final_name, &content).unwrap());
         booted.push(parsed.version.clone());

@@ -1,16 +1,17 @@
 //! The EFI system partition: FAT32 holding systemd-boot, its loader config,
-//! one Boot Loader Specification entry per bank, and each bank's kernel and
-//! initramfs. Built in a file with fixed timestamps and volume id, so the
-//! same inputs give the same bytes.
+//! and per bank a kernel slot, an initramfs slot and one entry file (see
+//! `cairn_layout::esp`). Made with `cairn-fat` from fixed timestamps and
+//! volume id, so the same inputs give the same bytes, and so that the
+//! running system changes it in place: the slots are preallocated at their
+//! board-given sizes, and each entry file's directory slots are alone in a
+//! sector of their own.
 
-use std::io::{Cursor, Seek, SeekFrom, Write};
+use std::fs::File;
 use std::path::Path;
 
+use cairn_fat::{Contents, FileSpec, FormatOptions};
 use cairn_layout::esp;
-use cairn_update::entries::{render_entry, Bank, EntryName, DEFAULT_TRIES};
-use fatfs::{
-    Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time, TimeProvider,
-};
+use cairn_update::entries::{pad_entry, render_entry, Bank, EntryName, DEFAULT_TRIES};
 
 use super::hash::sha256_hex;
 use super::inventory::FileRecord;
@@ -19,16 +20,24 @@ use super::BuildError;
 /// systemd-boot's fallback path on removable media, found by any UEFI firmware.
 pub const BOOTLOADER_PATH: &str = esp::BOOTLOADER;
 pub const LOADER_CONF_PATH: &str = esp::LOADER_CONF;
-pub const VOLUME_LABEL: [u8; 11] = *b"CAIRN-ESP  ";
+pub const VOLUME_LABEL: &str = "CAIRN-ESP";
 
 /// Boot the default entry at once, no editor, no automatic entries (the
 /// firmware's own or other OSes'), leave the console mode as the firmware set it.
 pub const LOADER_CONF: &str =
     "timeout 0\neditor no\nauto-entries no\nauto-firmware no\nconsole-mode keep\n";
 
+/// The generation of a built image's entry: the first version its device
+/// holds.
+pub const FIRST_GENERATION: u64 = 1;
+
+/// Room the ESP needs beyond the four slots: systemd-boot, the loader
+/// config, the entry files, the directories and the FATs.
+const OVERHEAD: u64 = 8 << 20;
+
 /// The entry of a freshly built version: `cairn-<build>-<version>+3-0.conf`,
 /// named as the update writer names the entries it writes, so systemd-boot
-/// orders a built image's entry and an update's by build number alike.
+/// orders a built image's entry and an update's alike.
 pub fn entry_name(build: u64, version: &str) -> Result<EntryName, BuildError> {
     EntryName::new(build, version, DEFAULT_TRIES)
         .map_err(|e| BuildError::Invalid(format!("cannot name the boot entry: {e}")))
@@ -39,112 +48,142 @@ pub fn entry_path(name: &EntryName) -> String {
     format!("{}/{}", esp::ENTRIES_DIR, name.file_name())
 }
 
-/// `cairn/<build>-<version>/linux`.
-pub fn kernel_path(name: &EntryName) -> String {
-    format!("{}/{}", name.esp_dir(), esp::KERNEL)
+/// The sizes of each bank's kernel and initramfs slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slots {
+    pub kernel: u64,
+    pub initrd: u64,
 }
 
-/// `cairn/<build>-<version>/initrd`.
-pub fn initrd_path(name: &EntryName) -> String {
-    format!("{}/{}", name.esp_dir(), esp::INITRD)
-}
-
-/// The timestamp every file and directory on the ESP gets.
+/// What goes on the ESP.
 #[derive(Debug)]
-struct FixedTime(DateTime);
-
-impl TimeProvider for FixedTime {
-    fn get_current_date(&self) -> Date {
-        self.0.date
-    }
-    fn get_current_date_time(&self) -> DateTime {
-        self.0
-    }
+pub struct EspInputs<'a> {
+    pub entry: &'a EntryName,
+    pub bootloader: &'a [u8],
+    pub kernel: &'a [u8],
+    pub initrd: &'a [u8],
+    pub board_cmdline: &'a str,
+    pub slots: Slots,
 }
 
-/// FAT dates start in 1980 (and end in 2107); other epochs (like 0) become
-/// 1980-01-01.
-fn fat_time(epoch: u64) -> DateTime {
-    let at = cairn_logging::record::utc(std::time::Duration::from_secs(epoch));
-    let field = |v: i8| u16::try_from(v).unwrap_or(0);
-    match u16::try_from(at.year()) {
-        Ok(year) if (1980..=2107).contains(&year) => DateTime {
-            date: Date {
-                year,
-                month: field(at.month()),
-                day: field(at.day()),
-            },
-            time: Time {
-                hour: field(at.hour()),
-                min: field(at.minute()),
-                sec: field(at.second()),
-                millis: 0,
-            },
-        },
-        _ => DateTime {
-            date: Date {
-                year: 1980,
-                month: 1,
-                day: 1,
-            },
-            time: Time {
-                hour: 0,
-                min: 0,
-                sec: 0,
-                millis: 0,
-            },
-        },
+/// Checks that the kernel and initramfs fit their slots and the slots the
+/// ESP, saying which board key to raise.
+pub fn check_sizes(inputs: &EspInputs<'_>, esp_size: u64, board: &Path) -> Result<(), BuildError> {
+    let board = board.display();
+    for (what, key, len, slot) in [
+        (
+            "kernel",
+            "kernel_slot",
+            inputs.kernel.len() as u64,
+            inputs.slots.kernel,
+        ),
+        (
+            "initramfs",
+            "initrd_slot",
+            inputs.initrd.len() as u64,
+            inputs.slots.initrd,
+        ),
+    ] {
+        if len > slot {
+            return Err(BuildError::Invalid(format!(
+                "the {what} is {len} bytes, more than {board}: [disk] {key} ({slot} bytes); raise {key} (and esp_size, which holds two of each)"
+            )));
+        }
     }
+    let needed = 2 * (inputs.slots.kernel + inputs.slots.initrd) + OVERHEAD;
+    if needed > esp_size {
+        return Err(BuildError::Invalid(format!(
+            "{board}: [disk] esp_size ({esp_size} bytes) cannot hold two kernel_slot and two initrd_slot and room for the boot loader ({needed} bytes); raise esp_size or lower the slots"
+        )));
+    }
+    Ok(())
 }
 
-fn esp_error(context: &str) -> impl Fn(std::io::Error) -> BuildError + '_ {
-    move |e| BuildError::Esp(format!("{context}: {e}"))
+/// The text of bank a's entry, padded to its file's size. Fails when the
+/// board's command line cannot go on an entry's options line.
+pub fn entry_file(inputs: &EspInputs<'_>) -> Result<Vec<u8>, BuildError> {
+    let text = render_entry(
+        inputs.entry,
+        Bank::A,
+        FIRST_GENERATION,
+        inputs.board_cmdline,
+    )
+    .map_err(|e| {
+        BuildError::Invalid(format!(
+            "the board's [kernel] cmdline cannot go into a boot entry: {e}"
+        ))
+    })?;
+    pad_entry(&text).map_err(|e| BuildError::Invalid(format!("the boot entry: {e}")))
 }
 
-/// Writes a FAT32 image of `size` bytes at `image` holding `files`
-/// (path with `/` separators, content). Returns the ESP's inventory.
+/// Writes a FAT32 volume of `size` bytes at `image` holding bank a's
+/// version and bank b's empty slots. Returns the ESP's inventory.
 pub fn build(
     image: &Path,
     size: u64,
     volume_id: u32,
     epoch: u64,
-    files: &[(String, Vec<u8>)],
+    inputs: &EspInputs<'_>,
 ) -> Result<Vec<FileRecord>, BuildError> {
-    // Built in memory: fatfs writes cluster by cluster, far too many small
-    // writes for a file. The ESP is tens of MiB.
-    let len = usize::try_from(size)
-        .map_err(|_| BuildError::Esp(format!("esp_size {size} is too large")))?;
-    let mut disk = Cursor::new(vec![0u8; len]);
-    // FAT32 needs at least 65525 clusters: 512-byte clusters reach that from 32 MiB.
-    let options = FormatVolumeOptions::new()
-        .fat_type(FatType::Fat32)
-        .bytes_per_cluster(512)
-        .volume_id(volume_id)
-        .volume_label(VOLUME_LABEL);
-    fatfs::format_volume(&mut disk, options).map_err(esp_error(
-        "cannot format FAT32 (is esp_size at least 33MiB?)",
-    ))?;
-    disk.seek(SeekFrom::Start(0))
-        .map_err(esp_error("cannot rewind"))?;
+    let entry = entry_file(inputs)?;
+    let idle = vec![b'\n'; esp::ENTRY_BYTES];
+    let idle_path = format!("{}/{}", esp::ENTRIES_DIR, esp::idle_entry('b'));
+    let a_entry = entry_path(inputs.entry);
+    let (kernel_a, initrd_a) = (esp::kernel('a'), esp::initrd('a'));
+    let (kernel_b, initrd_b) = (esp::kernel('b'), esp::initrd('b'));
+    let slots = inputs.slots;
+    let mut contents = Contents::new();
+    contents
+        .file(BOOTLOADER_PATH, inputs.bootloader)
+        .file(LOADER_CONF_PATH, LOADER_CONF.as_bytes())
+        .add(FileSpec::new(&a_entry, &entry).alone_in_sector())
+        .add(FileSpec::new(&idle_path, &idle).alone_in_sector())
+        .add(FileSpec::new(&kernel_a, inputs.kernel).reserve(slots.kernel))
+        .add(FileSpec::new(&initrd_a, inputs.initrd).reserve(slots.initrd))
+        .add(FileSpec::new(&kernel_b, &[]).reserve(slots.kernel))
+        .add(FileSpec::new(&initrd_b, &[]).reserve(slots.initrd));
+    let mut file = File::create(image)
+        .map_err(BuildError::io(format!("cannot create {}", image.display())))?;
+    cairn_fat::format(
+        &mut file,
+        &FormatOptions::new(size, volume_id, VOLUME_LABEL, epoch),
+        &contents,
+    )
+    .map_err(|e| BuildError::Esp(format!("cannot make the FAT32 volume: {e}")))?;
 
-    let time: &'static FixedTime = Box::leak(Box::new(FixedTime(fat_time(epoch))));
-    let fs = FileSystem::new(&mut disk, FsOptions::new().time_provider(time))
-        .map_err(esp_error("cannot open the new FAT32 volume"))?;
-    let mut sorted: Vec<&(String, Vec<u8>)> = files.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    // The inventory lists each file as it is on the ESP: slots padded to
+    // their sizes, entry files to theirs.
+    let padded = |bytes: &[u8], size: u64| {
+        let mut out = bytes.to_vec();
+        out.resize(usize::try_from(size).unwrap_or(0).max(bytes.len()), 0);
+        out
+    };
+    let files: Vec<(String, Vec<u8>)> = vec![
+        (BOOTLOADER_PATH.to_string(), inputs.bootloader.to_vec()),
+        (
+            LOADER_CONF_PATH.to_string(),
+            LOADER_CONF.as_bytes().to_vec(),
+        ),
+        (a_entry, entry.clone()),
+        (idle_path, idle.clone()),
+        (kernel_a, padded(inputs.kernel, slots.kernel)),
+        (initrd_a, padded(inputs.initrd, slots.initrd)),
+        (kernel_b, padded(&[], slots.kernel)),
+        (initrd_b, padded(&[], slots.initrd)),
+    ];
     let mut records = Vec::new();
-    let mut dirs_made = std::collections::BTreeSet::new();
-    for (path, content) in sorted {
-        let root = fs.root_dir();
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, content) in &files {
         let mut prefix = String::new();
-        let parts: Vec<&str> = path.split('/').collect();
-        for part in &parts[..parts.len() - 1] {
+        for part in path
+            .split('/')
+            .take(path.split('/').count().saturating_sub(1))
+        {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
             prefix.push_str(part);
-            if dirs_made.insert(prefix.clone()) {
-                root.create_dir(&prefix).map_err(esp_error(&prefix))?;
+            if dirs.insert(prefix.clone()) {
                 records.push(FileRecord {
                     path: format!("/{prefix}"),
                     kind: "dir",
@@ -155,9 +194,6 @@ pub fn build(
                 });
             }
         }
-        let mut file = root.create_file(path).map_err(esp_error(path))?;
-        file.write_all(content).map_err(esp_error(path))?;
-        file.flush().map_err(esp_error(path))?;
         records.push(FileRecord {
             path: format!("/{path}"),
             kind: "file",
@@ -167,50 +203,32 @@ pub fn build(
             target: None,
         });
     }
-    fs.unmount()
-        .map_err(esp_error("cannot close the FAT32 volume"))?;
-    std::fs::write(image, disk.into_inner())
-        .map_err(BuildError::io(format!("cannot write {}", image.display())))?;
     records.sort();
     Ok(records)
 }
 
-/// The files of the ESP for bank A's version, plus the bootloader and its
-/// config. Fails when the board's command line cannot go on an entry's
-/// options line.
-pub fn files(
-    name: &EntryName,
-    bootloader: Vec<u8>,
-    kernel: Vec<u8>,
-    initrd: Vec<u8>,
-    board_cmdline: &str,
-) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
-    let entry = render_entry(name, Bank::A, board_cmdline).map_err(|e| {
-        BuildError::Invalid(format!(
-            "the board's [kernel] cmdline cannot go into a boot entry: {e}"
-        ))
-    })?;
-    Ok(vec![
-        (BOOTLOADER_PATH.to_string(), bootloader),
-        (
-            LOADER_CONF_PATH.to_string(),
-            LOADER_CONF.as_bytes().to_vec(),
-        ),
-        (entry_path(name), entry.into_bytes()),
-        (kernel_path(name), kernel),
-        (initrd_path(name), initrd),
-    ])
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
     use super::*;
     use cairn_layout::partition;
+    use cairn_update::esp::{Esp, FatFiles};
+
+    fn inputs<'a>(name: &'a EntryName, cmdline: &'a str) -> EspInputs<'a> {
+        EspInputs {
+            entry: name,
+            bootloader: b"MZboot",
+            kernel: b"kernel",
+            initrd: b"initrd",
+            board_cmdline: cmdline,
+            slots: Slots {
+                kernel: 1 << 20,
+                initrd: 1 << 20,
+            },
+        }
+    }
 
     #[test]
-    fn entry_is_named_and_written_by_build() {
+    fn the_entry_is_named_by_build_and_boots_bank_a_from_its_slots() {
         let name = entry_name(7, "0123456789ab").unwrap();
         assert_eq!(
             entry_path(&name),
@@ -219,28 +237,18 @@ mod tests {
                 esp::ENTRIES_DIR
             )
         );
-        assert_eq!(
-            kernel_path(&name),
-            format!("{}/{}", name.esp_dir(), esp::KERNEL)
-        );
-        let files = files(
-            &name,
-            vec![],
-            vec![],
-            vec![],
-            "console=ttyS0,115200 panic=10",
-        )
-        .unwrap();
-        let text = String::from_utf8(files[2].1.clone()).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
+        let file = entry_file(&inputs(&name, "console=ttyS0,115200 panic=10")).unwrap();
+        assert_eq!(file.len(), esp::ENTRY_BYTES);
+        let text = String::from_utf8(file).unwrap();
+        let lines: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
         assert_eq!(
             lines,
             [
                 "title      Cairn 0123456789ab (build 7, bank a)".to_string(),
                 "sort-key   cairn".to_string(),
-                "version    0000000007-0123456789ab".to_string(),
-                format!("linux      /{}", kernel_path(&name)),
-                format!("initrd     /{}", initrd_path(&name)),
+                "version    0000000001-0000000007-0123456789ab".to_string(),
+                format!("linux      /{}", esp::kernel('a')),
+                format!("initrd     /{}", esp::initrd('a')),
                 format!(
                     "options    root=PARTLABEL={} {}=a {}=0123456789ab console=ttyS0,115200 panic=10",
                     partition::BANK_A,
@@ -249,36 +257,33 @@ mod tests {
                 ),
             ]
         );
-        assert!(super::files(&name, vec![], vec![], vec![], "quiet\nlinux /x").is_err());
+        assert!(entry_file(&inputs(&name, "quiet\nlinux /x")).is_err());
     }
 
     #[test]
-    fn dates_from_epochs() {
-        let t = fat_time(0);
-        assert_eq!((t.date.year, t.date.month, t.date.day), (1980, 1, 1));
-        // 2024-02-29 12:34:56 UTC
-        let t = fat_time(1_709_210_096);
-        assert_eq!((t.date.year, t.date.month, t.date.day), (2024, 2, 29));
-        assert_eq!((t.time.hour, t.time.min, t.time.sec), (12, 34, 56));
-    }
-
-    #[test]
-    fn reads_back_with_fixed_times_and_same_bytes() {
-        let dir = std::env::temp_dir().join(format!("cairn-esp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    fn sizes_are_checked_against_the_slots_and_the_esp() {
         let name = entry_name(1, "abcdef012345").unwrap();
-        let files = files(
-            &name,
-            b"MZboot".to_vec(),
-            b"kernel".to_vec(),
-            b"initrd".to_vec(),
-            "quiet",
-        )
-        .unwrap();
-        let first = dir.join("esp1.img");
-        let second = dir.join("esp2.img");
-        let records = build(&first, 40 << 20, 0x1234_5678, 0, &files).unwrap();
-        build(&second, 40 << 20, 0x1234_5678, 0, &files).unwrap();
+        let board = Path::new("board.toml");
+        let mut big = inputs(&name, "");
+        let kernel = vec![0u8; (1 << 20) + 1];
+        big.kernel = &kernel;
+        let err = check_sizes(&big, 64 << 20, board).unwrap_err().to_string();
+        assert!(err.contains("raise kernel_slot"), "{err}");
+        let err = check_sizes(&inputs(&name, ""), 9 << 20, board)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("raise esp_size"), "{err}");
+        check_sizes(&inputs(&name, ""), 64 << 20, board).unwrap();
+    }
+
+    #[test]
+    fn the_volume_is_the_same_every_time_and_holds_both_banks_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = entry_name(1, "abcdef012345").unwrap();
+        let first = dir.path().join("esp1.img");
+        let second = dir.path().join("esp2.img");
+        let records = build(&first, 40 << 20, 0x1234_5678, 0, &inputs(&name, "quiet")).unwrap();
+        build(&second, 40 << 20, 0x1234_5678, 0, &inputs(&name, "quiet")).unwrap();
         assert_eq!(
             std::fs::read(&first).unwrap(),
             std::fs::read(&second).unwrap()
@@ -287,36 +292,21 @@ mod tests {
             .iter()
             .any(|r| r.path == format!("/{}", esp::BOOTLOADER)));
 
-        let disk = std::fs::File::open(&first).unwrap();
-        let fs = FileSystem::new(disk, FsOptions::new()).unwrap();
-        assert_eq!(fs.fat_type(), FatType::Fat32);
-        assert_eq!(fs.volume_id(), 0x1234_5678);
-        assert_eq!(fs.volume_label(), "CAIRN-ESP");
-        let root = fs.root_dir();
-        let mut text = String::new();
-        root.open_file(esp::LOADER_CONF)
+        // As the running system reads it: bank a's entry, bank b idle, the
+        // slots at their sizes with what was built at their start.
+        let mut volume = Esp::new(FatFiles::open(&first).unwrap());
+        let entries = volume.entries().unwrap();
+        let a = Esp::<FatFiles>::bank_file(&entries, Bank::A).unwrap();
+        assert_eq!(a.name.as_ref(), Some(&name));
+        assert!(Esp::<FatFiles>::bank_file(&entries, Bank::B)
             .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
-        assert_eq!(text, LOADER_CONF);
-        let mut kernel = Vec::new();
-        root.open_file(&kernel_path(&name))
-            .unwrap()
-            .read_to_end(&mut kernel)
-            .unwrap();
-        assert_eq!(kernel, b"kernel");
-        let entries = root.open_dir(esp::ENTRIES_DIR).unwrap();
-        let entry = entries
-            .iter()
-            .map(Result::unwrap)
-            .find(|e| e.file_name() == name.file_name())
-            .unwrap();
-        let modified = entry.modified();
-        assert_eq!(
-            (modified.date.year, modified.date.month, modified.date.day),
-            (1980, 1, 1)
-        );
-        assert_eq!(entry.created().time.hour, 0);
-        std::fs::remove_dir_all(&dir).unwrap();
+            .is_idle());
+        assert_eq!(volume.slot_sizes(Bank::B).unwrap(), (1 << 20, 1 << 20));
+        let mut files = volume.into_files();
+        use cairn_update::esp::EspFiles;
+        let kernel = files.read(&esp::kernel('a'), 2 << 20).unwrap();
+        assert_eq!(&kernel[..6], b"kernel");
+        assert!(kernel[6..].iter().all(|&b| b == 0));
+        assert!(!files.is_dirty().unwrap());
     }
 }

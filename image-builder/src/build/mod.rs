@@ -148,6 +148,8 @@ struct DiskSizes {
     esp: u64,
     bank: u64,
     data: u64,
+    /// Each bank's kernel and initramfs slot on the ESP.
+    slots: esp::Slots,
 }
 
 impl DiskSizes {
@@ -161,6 +163,10 @@ impl DiskSizes {
             esp: parse("esp_size", &board.disk.esp_size)?,
             bank: parse("bank_size", &board.disk.bank_size)?,
             data: parse("data_size", &board.disk.data_size)?,
+            slots: esp::Slots {
+                kernel: parse("kernel_slot", &board.disk.kernel_slot)?,
+                initrd: parse("initrd_slot", &board.disk.initrd_slot)?,
+            },
         };
         if sizes.esp < 34 << 20 {
             return Err(BuildError::Invalid(format!(
@@ -390,19 +396,23 @@ fn assemble(
     let esp_image = work.join("esp.img");
     let volume_id = Guid::derive(&seed, "esp-volume-id").0;
     let volume_id = u32::from_be_bytes([volume_id[0], volume_id[1], volume_id[2], volume_id[3]]);
-    let files = esp::files(
-        &entry,
-        read(&boot.bootloader.efi)?,
-        read(&boot.kernel.vmlinuz)?,
-        boot.initrd.clone(),
-        &inputs.board.kernel.cmdline,
-    )?;
+    let bootloader = read(&boot.bootloader.efi)?;
+    let kernel = read(&boot.kernel.vmlinuz)?;
+    let esp_inputs = esp::EspInputs {
+        entry: &entry,
+        bootloader: &bootloader,
+        kernel: &kernel,
+        initrd: &boot.initrd,
+        board_cmdline: &inputs.board.kernel.cmdline,
+        slots: inputs.sizes.slots,
+    };
+    esp::check_sizes(&esp_inputs, inputs.sizes.esp, &inputs.board_path)?;
     let esp_files = esp::build(
         &esp_image,
         inputs.sizes.esp,
         volume_id,
         inputs.epoch,
-        &files,
+        &esp_inputs,
     )?;
     step.done("");
 

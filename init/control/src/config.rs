@@ -18,15 +18,16 @@
 //!   "writer": {"update_keys": "/bank/cairn/keys/update",
 //!              "banks": {"a": "/dev/vda2", "b": "/dev/vda3"},
 //!              "bank_size": 268435456,
-//!              "esp_device": "/dev/vda1", "esp_mount": "/run/cairn/esp-update",
+//!              "esp_device": "/dev/vda1",
 //!              "update_dir": "/data/cairn/update"}
 //! }
 //! ```
 //!
 //! (`tests/services.example.json` holds the same example.)
 //! `paths.proc` is optional (default `/proc`); `writer` is needed only by
-//! the writer. Instead of `esp_device` and `esp_mount`, `esp_dir` names a
-//! directory that already holds the ESP's files (tests): nothing is mounted.
+//! the writer. The ESP is `esp_device`, a FAT volume changed in place and
+//! never mounted, or `esp_dir`, a directory that holds the ESP's files
+//! (tests).
 //! Unknown members are refused: the file and its readers come from one build.
 
 use std::fs;
@@ -108,8 +109,6 @@ pub struct Writer {
     #[serde(default)]
     pub esp_device: Option<PathBuf>,
     #[serde(default)]
-    pub esp_mount: Option<PathBuf>,
-    #[serde(default)]
     pub esp_dir: Option<PathBuf>,
     /// Where the `pending` record is written.
     pub update_dir: PathBuf,
@@ -135,23 +134,17 @@ impl Banks {
 /// How the writer reaches the ESP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EspAccess {
-    /// Mount the vfat `device` at `mount_point` for each update.
-    Device {
-        device: PathBuf,
-        mount_point: PathBuf,
-    },
+    /// The FAT volume on this device (or image file), changed in place.
+    Device(PathBuf),
     /// A directory that already holds the ESP's files.
     Dir(PathBuf),
 }
 
 impl Writer {
     pub fn esp(&self) -> Result<EspAccess, ConfigError> {
-        match (&self.esp_device, &self.esp_mount, &self.esp_dir) {
-            (Some(device), Some(mount_point), None) => Ok(EspAccess::Device {
-                device: device.clone(),
-                mount_point: mount_point.clone(),
-            }),
-            (None, None, Some(dir)) => Ok(EspAccess::Dir(dir.clone())),
+        match (&self.esp_device, &self.esp_dir) {
+            (Some(device), None) => Ok(EspAccess::Device(device.clone())),
+            (None, Some(dir)) => Ok(EspAccess::Dir(dir.clone())),
             _ => Err(ConfigError::Esp),
         }
     }
@@ -174,7 +167,7 @@ pub enum ConfigError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("writer: give either esp_device and esp_mount, or esp_dir")]
+    #[error("writer: give either esp_device or esp_dir")]
     Esp,
     #[error("the configuration has no writer member")]
     NoWriter,
@@ -249,8 +242,7 @@ mod tests {
       "paths": {"status": "/s", "system": "/y", "logs": "/l", "jobs": "/j",
                 "cgroup_apps": "/c", "pid1_socket": "/p", "update_socket": "/u"},
       "writer": {"update_keys": "/k", "banks": {"a": "/dev/vda2", "b": "/dev/vda3"},
-                 "bank_size": 100, "esp_device": "/dev/vda1",
-                 "esp_mount": "/run/cairn/esp-update", "update_dir": "/d"}
+                 "bank_size": 100, "esp_device": "/dev/vda1", "update_dir": "/d"}
     }"#;
 
     #[test]
@@ -261,13 +253,7 @@ mod tests {
         assert_eq!(config.paths.proc, Path::new("/proc"));
         let writer = config.writer().unwrap();
         assert_eq!(writer.banks.device(Bank::B), Path::new("/dev/vda3"));
-        assert_eq!(
-            writer.esp().unwrap(),
-            EspAccess::Device {
-                device: "/dev/vda1".into(),
-                mount_point: "/run/cairn/esp-update".into()
-            }
-        );
+        assert_eq!(writer.esp().unwrap(), EspAccess::Device("/dev/vda1".into()));
     }
 
     #[test]

@@ -5,14 +5,13 @@ mod common;
 use std::fs;
 use std::io::{BufRead, BufReader, Cursor, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use cairn_control::config::EspAccess;
 use cairn_control::protocol::{Problem, UpdateRequest, WriterEvent};
-use cairn_control::writer::{self, Callers, Disk, Events, Outcome, Space, SystemDisk, Target};
-use cairn_update::entries::{next_boot, render_entry, Bank, Entry, EntryName};
+use cairn_control::writer::{self, Callers, Disk, Events, Outcome, SystemDisk, Target};
+use cairn_layout::esp;
+use cairn_update::entries::{generation_of, next_boot, render_entry, Bank, Entry, EntryName};
 use cairn_update::record::Side;
 use cairn_update::SigningKey;
 
@@ -59,34 +58,27 @@ fn run(device: &Device, bytes: &[u8]) -> (WriterEvent, Vec<WriterEvent>) {
     run_with(device, &disk, bytes, request)
 }
 
-fn listed_entries(esp: &Path) -> Vec<Entry> {
-    let mut entries = Vec::new();
-    for item in fs::read_dir(esp.join("loader/entries")).unwrap() {
-        let item = item.unwrap();
-        let name = item.file_name().into_string().unwrap();
-        let text = fs::read_to_string(item.path()).unwrap();
-        if let Some(entry) = Entry::load(&name, &text) {
-            entries.push(entry);
-        }
-    }
-    entries
+fn listed_entries(device: &Device) -> Vec<Entry> {
+    device
+        .entry_names()
+        .iter()
+        .filter_map(|name| Entry::load(name, &device.entry_text(name)))
+        .collect()
 }
 
-/// After a refusal or failure: no entry boots bank b, nothing of the new
-/// version is left, and the running version is byte for byte as it was.
-fn assert_nothing_new(device: &Device, before: &std::collections::BTreeMap<String, Vec<u8>>) {
+/// After a failure once writing began: bank b's entry file is idle, so
+/// nothing boots it, no record is pending, and the running version is byte
+/// for byte as it was.
+fn assert_nothing_boots_b(device: &Device, before: &std::collections::BTreeMap<String, Vec<u8>>) {
     let after = snapshot(&device.esp());
     assert_eq!(running_part(&after), running_part(before));
-    for (path, bytes) in &after {
-        assert!(!path.contains("2.0.0"), "{path} left behind");
-        if path.starts_with("loader/entries/") && !path.ends_with('/') {
-            let text = String::from_utf8_lossy(bytes);
-            assert!(
-                !text.contains("cairn.bank=b") || before.get(path) == Some(bytes),
-                "{path} boots bank b"
-            );
-        }
-    }
+    assert_eq!(
+        device.entry_names(),
+        [
+            esp::idle_entry('b'),
+            "cairn-0000000007-1.0.0.conf".to_string()
+        ]
+    );
     assert!(device.pending().is_none());
 }
 
@@ -137,30 +129,50 @@ fn a_good_bundle_is_written_and_booted_next() {
         device.bank("a"),
         vec![0xee; common::device::BANK_SIZE as usize]
     );
-    let dir = device.esp().join("cairn/0000000008-2.0.0");
-    assert_eq!(fs::read(dir.join("linux")).unwrap(), payloads.linux);
-    assert_eq!(fs::read(dir.join("initrd")).unwrap(), payloads.initrd);
+    // In bank b's slots, padded with zeros to their fixed sizes.
+    let slot = |path: String, bytes: &[u8], size: u64| {
+        let mut expected = bytes.to_vec();
+        expected.resize(size as usize, 0);
+        assert_eq!(
+            fs::read(device.esp().join(&path)).unwrap(),
+            expected,
+            "{path}"
+        );
+    };
+    slot(
+        esp::kernel('b'),
+        &payloads.linux,
+        common::device::KERNEL_SLOT,
+    );
+    slot(
+        esp::initrd('b'),
+        &payloads.initrd,
+        common::device::INITRD_SLOT,
+    );
 
-    // The entry, the old bank b entry gone, and systemd-boot's choice.
+    // Bank b's entry file now holds the new entry, and systemd-boot tries
+    // it next: its generation is one above the newest entry's (7).
     assert_eq!(device.entry_names(), ["cairn-0000000007-1.0.0.conf", entry]);
-    assert!(!device.esp().join("cairn/0000000006-0.9.0").exists());
     let name = EntryName::parse(entry).unwrap();
-    let text = fs::read_to_string(device.esp().join("loader/entries").join(entry)).unwrap();
+    let text = device.entry_text(entry);
     assert_eq!(
         text,
-        render_entry(&name, Bank::B, "console=ttyS0 quiet").unwrap()
+        render_entry(&name, Bank::B, 8, "console=ttyS0 quiet")
+            .unwrap()
+            .trim_end()
     );
-    let entries = listed_entries(&device.esp());
+    assert_eq!(generation_of(&text), 8);
+    let entries = listed_entries(&device);
     assert_eq!(next_boot(&entries).unwrap().file_name(), entry);
 
-    // The running version is untouched.
+    // The running version is untouched, and no file changed its size.
     let after = snapshot(&device.esp());
     assert_eq!(running_part(&after), running_part(&before));
-    assert!(
-        !after.keys().any(|p| p.ends_with(".tmp")),
-        "{:?}",
-        after.keys()
-    );
+    for (path, bytes) in &before {
+        if let Some(now) = after.get(path) {
+            assert_eq!(now.len(), bytes.len(), "{path}");
+        }
+    }
 
     let pending = device.pending().unwrap();
     let side = |version: &str, build, bank: &str| Side {
@@ -264,32 +276,46 @@ fn a_length_that_differs_from_the_manifest_is_refused() {
 }
 
 #[test]
-fn a_downgrade_the_loader_would_never_try_is_refused_even_when_asked_for() {
+fn an_allowed_downgrade_is_written_and_tried_next() {
     let device = Device::new();
-    let bytes = bundle::make(BOARD, "2.0.0", 5, &device.key, &Payloads::new(4));
-    let before = snapshot(&device.esp());
+    let bytes = bundle::make(BOARD, "0.8.0", 5, &device.key, &Payloads::new(4));
     let request = UpdateRequest {
         allow_downgrade: true,
         length: None,
     };
-    let (last, events) = run_with(&device, &system_disk(&device), &bytes, request);
+    let (last, _) = run_with(&device, &system_disk(&device), &bytes, request);
+    let entry = "cairn-0000000005-0.8.0+3-0.conf";
+    assert!(
+        matches!(&last, WriterEvent::Done { build: 5, entry: e, .. } if e == entry),
+        "{last:?}"
+    );
+    // Written last, so tried first, although its build is lower.
+    let entries = listed_entries(&device);
+    assert_eq!(next_boot(&entries).unwrap().file_name(), entry);
+    assert_eq!(generation_of(&device.entry_text(entry)), 8);
+}
+
+#[test]
+fn an_update_while_the_running_version_is_on_trial_is_refused() {
+    let device = Device::new();
+    let dir = device.esp().join(esp::ENTRIES_DIR);
+    fs::rename(
+        dir.join("cairn-0000000007-1.0.0.conf"),
+        dir.join("cairn-0000000007-1.0.0+2-1.conf"),
+    )
+    .unwrap();
+    let before = snapshot(&device.esp());
+    let bytes = bundle::make(BOARD, "2.0.0", 8, &device.key, &Payloads::new(4));
+    let (last, events) = run(&device, &bytes);
     match &last {
         WriterEvent::Refused { problem, error } => {
-            assert_eq!(*problem, Problem::Policy);
-            assert!(error.contains("highest build"), "{error}");
+            assert_eq!(*problem, Problem::Busy);
+            assert!(error.contains("still on trial"), "{error}");
         }
         other => panic!("{other:?}"),
     }
-    // Verified, then refused on the ESP's plan: still nothing written.
-    assert!(
-        matches!(events[..], [WriterEvent::Verified { .. }]),
-        "{events:?}"
-    );
+    assert!(events.is_empty(), "{events:?}");
     assert_eq!(snapshot(&device.esp()), before);
-    assert_eq!(
-        device.bank("b"),
-        vec![0xee; common::device::BANK_SIZE as usize]
-    );
 }
 
 #[test]
@@ -309,7 +335,7 @@ fn a_tampered_payload_byte_fails_and_leaves_no_entry_for_the_target() {
             other => panic!("{what}: {other:?}"),
         }
         assert!(matches!(events[0], WriterEvent::Verified { .. }));
-        assert_nothing_new(&device, &before);
+        assert_nothing_boots_b(&device, &before);
     }
 }
 
@@ -334,48 +360,30 @@ fn a_truncated_bundle_fails_and_leaves_no_entry_for_the_target() {
         ),
         "{last:?}"
     );
-    assert_nothing_new(&device, &before);
-}
-
-/// A directory ESP that says it is nearly full.
-struct Full(SystemDisk);
-
-impl Disk for Full {
-    fn open_bank(&self, bank: Bank) -> std::io::Result<fs::File> {
-        self.0.open_bank(bank)
-    }
-    fn mount_esp(&self) -> std::io::Result<std::path::PathBuf> {
-        self.0.mount_esp()
-    }
-    fn unmount_esp(&self) -> std::io::Result<()> {
-        self.0.unmount_esp()
-    }
-    fn esp_space(&self, _root: &Path) -> std::io::Result<Space> {
-        Ok(Space {
-            free: 4096,
-            block: 4096,
-        })
-    }
+    assert_nothing_boots_b(&device, &before);
 }
 
 #[test]
-fn not_enough_room_on_the_esp_is_refused_before_anything_is_written() {
+fn a_kernel_larger_than_its_slot_is_refused_before_anything_is_written() {
     let device = Device::new();
-    let bytes = bundle::make(BOARD, "2.0.0", 8, &device.key, &Payloads::new(7));
+    let mut payloads = Payloads::new(7);
+    payloads.linux = vec![7; common::device::KERNEL_SLOT as usize + 1];
+    let bytes = bundle::make(BOARD, "2.0.0", 8, &device.key, &payloads);
     let before = snapshot(&device.esp());
-    let request = UpdateRequest {
-        allow_downgrade: false,
-        length: Some(bytes.len() as u64),
-    };
-    let disk = Full(system_disk(&device));
-    let (last, _) = run_with(&device, &disk, &bytes, request);
+    let (last, events) = run(&device, &bytes);
     match last {
         WriterEvent::Refused { problem, error } => {
             assert_eq!(problem, Problem::Space);
-            assert!(error.contains("not enough room"), "{error}");
+            assert!(
+                error.contains(
+                    "the kernel is 8193 bytes; bank b's slot on this device's ESP holds 8192"
+                ),
+                "{error}"
+            );
         }
         other => panic!("{other:?}"),
     }
+    assert!(events.is_empty(), "{events:?}");
     assert_eq!(snapshot(&device.esp()), before);
     assert_eq!(
         device.bank("b"),
@@ -443,7 +451,7 @@ fn over_the_socket_one_update_at_a_time_and_a_dropped_connection_fails_cleanly()
         Outcome::Finished(WriterEvent::Failed { .. }) => {}
         other => panic!("{other:?}"),
     }
-    assert_nothing_new(&device, &before);
+    assert_nothing_boots_b(&device, &before);
 
     // And the writer takes the next update whole.
     let (mut third, third_done) = serve_pair(&device, &busy);
@@ -484,40 +492,62 @@ fn trailing_bytes_after_the_last_payload_fail_the_update() {
         ),
         "{last:?}"
     );
-    assert_nothing_new(&device, &before);
+    assert_nothing_boots_b(&device, &before);
+}
+
+/// `fsck.fat -n` on an image: its report when it finds anything.
+fn fsck(image: &std::path::Path) -> Result<(), String> {
+    let output = std::process::Command::new("fsck.fat")
+        .arg("-n")
+        .arg(image)
+        .output()
+        .unwrap_or_else(|e| panic!("fsck.fat is needed (apt-get install dosfstools): {e}"));
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
 }
 
 #[test]
-fn start_up_removes_what_an_interrupted_update_left() {
-    let device = Device::new();
-    let esp = device.esp();
-    let before = snapshot(&esp);
-    fs::write(
-        esp.join("loader/entries/cairn-0000000009-3.0.0+3-0.conf.tmp"),
-        b"linux /x\n",
-    )
-    .unwrap();
-    fs::create_dir_all(esp.join("cairn/0000000009-3.0.0")).unwrap();
-    fs::write(esp.join("cairn/0000000009-3.0.0/linux.tmp"), b"half").unwrap();
-    fs::write(esp.join("cairn/0000000009-3.0.0/linux"), b"whole").unwrap();
-    fs::write(esp.join("cairn/0000000007-1.0.0/initrd.tmp"), b"half").unwrap();
-    // Not the writer's: left alone.
-    fs::write(esp.join("loader/entries/other.conf.tmp"), b"x").unwrap();
+fn on_a_fat_esp_an_update_is_written_in_place_and_the_volume_stays_clean() {
+    use cairn_update::esp::{Esp, EspFiles, FatFiles};
+    let device = Device::with_fat_esp();
+    fsck(&device.esp_image()).unwrap();
+    let before = fs::metadata(device.esp_image()).unwrap().len();
+    let payloads = Payloads::new(11);
+    let bytes = bundle::make(BOARD, "2.0.0", 8, &device.key, &payloads);
+    let (last, _) = run(&device, &bytes);
+    assert!(
+        matches!(last, WriterEvent::Done { build: 8, .. }),
+        "{last:?}"
+    );
+    fsck(&device.esp_image()).unwrap();
+    assert_eq!(fs::metadata(device.esp_image()).unwrap().len(), before);
 
-    let writer = writer::Writer::new(
-        device.config.clone(),
-        Box::new(SystemDisk::new(
-            device.config.writer().unwrap().banks.clone(),
-            EspAccess::Dir(esp.clone()),
-        )),
-        Callers::standard(),
-    )
-    .unwrap();
-    let removed = writer.clean_up().unwrap();
-    assert_eq!(removed.dirs, ["cairn/0000000009-3.0.0"]);
-    assert_eq!(removed.files.len(), 2, "{removed:?}");
+    let mut files = FatFiles::open(&device.esp_image()).unwrap();
+    assert!(!files.is_dirty().unwrap(), "never mounted, never dirty");
+    let kernel = files.read(&esp::kernel('b'), 1 << 20).unwrap();
+    assert_eq!(kernel.len() as u64, common::device::KERNEL_SLOT);
+    assert!(kernel.starts_with(&payloads.linux));
+    assert!(kernel[payloads.linux.len()..].iter().all(|&b| b == 0));
+    let mut volume = Esp::new(files);
+    let entries = volume.entries().unwrap();
+    let listed: Vec<Entry> = entries.iter().filter_map(|e| e.entry.clone()).collect();
+    assert_eq!(
+        next_boot(&listed).unwrap().file_name(),
+        "cairn-0000000008-2.0.0+3-0.conf"
+    );
 
-    let mut expected = before;
-    expected.insert("loader/entries/other.conf.tmp".into(), b"x".to_vec());
-    assert_eq!(snapshot(&esp), expected);
+    // A failed update of the same bank leaves it idle, and the volume clean.
+    let mut tampered = bundle::make(BOARD, "3.0.0", 9, &device.key, &Payloads::new(12));
+    let at = tampered.len() - 10;
+    tampered[at] ^= 1;
+    let (last, _) = run(&device, &tampered);
+    assert!(matches!(last, WriterEvent::Failed { .. }), "{last:?}");
+    fsck(&device.esp_image()).unwrap();
+    let entries = volume.entries().unwrap();
+    assert!(Esp::<FatFiles>::bank_file(&entries, Bank::B)
+        .unwrap()
+        .is_idle());
 }

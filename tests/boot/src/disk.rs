@@ -1,8 +1,8 @@
 //! Reading a machine's disk after QEMU has exited: the GPT and the ESP's
 //! boot entries, from a raw copy of the qcow2 run disk.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -86,117 +86,52 @@ impl DiskSnapshot {
             .with_context(|| format!("no partition named {name} in {:?}", self.partitions))
     }
 
+    /// The ESP partition as a file of its own (for fsck.fat and cairn-fat).
+    pub fn esp_image(&self) -> anyhow::Result<PathBuf> {
+        let esp = self.partition(cairn_layout::partition::ESP)?.clone();
+        let path = self._dir.path().join("esp.img");
+        let mut raw = File::open(&self.raw)?;
+        raw.seek(SeekFrom::Start(esp.first_lba * 512))?;
+        let mut out = File::create(&path)?;
+        io::copy(
+            &mut raw.take((esp.last_lba + 1 - esp.first_lba) * 512),
+            &mut out,
+        )?;
+        Ok(path)
+    }
+
     /// The file names in the ESP's `loader/entries`, sorted.
     pub fn esp_entries(&self) -> anyhow::Result<Vec<String>> {
-        let esp = self.partition("esp")?.clone();
-        let file = OpenOptions::new().read(true).write(true).open(&self.raw)?;
-        let slice = Slice::new(
-            file,
-            esp.first_lba * 512,
-            (esp.last_lba + 1 - esp.first_lba) * 512,
-        )?;
-        let fs = fatfs::FileSystem::new(slice, fatfs::FsOptions::new())
-            .context("cannot open the ESP as FAT")?;
-        let mut names: Vec<String> = fs
-            .root_dir()
-            .open_dir("loader/entries")
+        let image = self.esp_image()?;
+        let mut volume =
+            cairn_fat::Volume::open(File::open(&image)?).context("cannot open the ESP as FAT")?;
+        let mut names: Vec<String> = volume
+            .list(cairn_layout::esp::ENTRIES_DIR)
             .context("the ESP has no loader/entries")?
-            .iter()
-            .filter_map(Result::ok)
-            .map(|entry| entry.file_name())
-            .filter(|name| name != "." && name != "..")
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .map(|e| e.name)
             .collect();
         names.sort();
         Ok(names)
     }
-}
 
-/// A window of a file, so fatfs sees only the ESP.
-struct Slice {
-    file: File,
-    start: u64,
-    len: u64,
-    pos: u64,
-}
-
-impl Slice {
-    fn new(mut file: File, start: u64, len: u64) -> io::Result<Slice> {
-        file.seek(SeekFrom::Start(start))?;
-        Ok(Slice {
-            file,
-            start,
-            len,
-            pos: 0,
-        })
-    }
-
-    fn remaining(&self, want: usize) -> usize {
-        usize::try_from(self.len.saturating_sub(self.pos))
-            .unwrap_or(usize::MAX)
-            .min(want)
-    }
-}
-
-impl Read for Slice {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.remaining(buf.len());
-        let read = self.file.read(&mut buf[..n])?;
-        self.pos += read as u64;
-        Ok(read)
-    }
-}
-
-impl Write for Slice {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.remaining(buf.len());
-        let written = self.file.write(&buf[..n])?;
-        self.pos += written as u64;
-        Ok(written)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-impl Seek for Slice {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let target = match pos {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        let target = target.filter(|t| *t <= self.len).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "seek outside the partition")
-        })?;
-        self.file.seek(SeekFrom::Start(self.start + target))?;
-        self.pos = target;
-        Ok(target)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slice_stays_inside_its_window() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        std::fs::write(&path, b"0123456789").unwrap();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let mut slice = Slice::new(file, 2, 5).unwrap();
-        let mut out = String::new();
-        slice.read_to_string(&mut out).unwrap();
-        assert_eq!(out, "23456");
-        slice.seek(SeekFrom::Start(1)).unwrap();
-        slice.write_all(b"ab").unwrap();
-        assert!(slice.seek(SeekFrom::Start(6)).is_err());
-        assert_eq!(slice.seek(SeekFrom::End(-1)).unwrap(), 4);
-        assert_eq!(std::fs::read(&path).unwrap(), b"012ab56789");
+    /// `fsck.fat -n` on the ESP: Ok when it finds nothing to repair,
+    /// otherwise its report.
+    pub fn esp_fsck(&self) -> anyhow::Result<()> {
+        let image = self.esp_image()?;
+        let output = Command::new("fsck.fat")
+            .arg("-n")
+            .arg(&image)
+            .output()
+            .context("cannot run fsck.fat (apt-get install dosfstools)")?;
+        if !output.status.success() {
+            bail!(
+                "fsck.fat -n found problems on the ESP:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
     }
 }

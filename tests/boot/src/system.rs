@@ -20,6 +20,7 @@ use crate::workspace;
 pub struct TestSystem {
     name: String,
     dir: tempfile::TempDir,
+    board_path: std::path::PathBuf,
     output: BuildOutput,
     run: RunDisk,
     logs: Arc<Mutex<Vec<SerialLog>>>,
@@ -67,30 +68,13 @@ impl TestSystem {
         let manifest_path = dir.path().join("system.toml");
         std::fs::write(&manifest_path, manifest).unwrap_or_else(|e| panic!("{e}"));
 
-        let started = std::time::Instant::now();
-        let output = build(&BuildOptions {
-            manifest: manifest_path.clone(),
-            out_dir: dir.path().join("out"),
-            board: Some(board_path),
-            init_binary: Some(bin.join("cairn-init")),
-            control_binary: Some(workspace::release_dir().join("cairn-control")),
-            // The project's keys are made beside the manifest, in the
-            // temporary directory.
-            keys_dir: None,
-            build_number: None,
-            cache_dir: None,
-            progress: false,
-        })
-        .unwrap_or_else(|e| {
-            panic!(
-                "building {}: {e}\nmanifest:\n{manifest}",
-                manifest_path.display()
-            )
-        });
-        eprintln!(
-            "boot test {name}: built version {} in {:.1}s",
-            output.version,
-            started.elapsed().as_secs_f64()
+        let output = build_in(
+            name,
+            dir.path(),
+            &board_path,
+            &manifest_path,
+            "out",
+            manifest,
         );
         let qemu_config = &output.board.qemu;
         let run = prepare_run_disk(
@@ -103,10 +87,48 @@ impl TestSystem {
         TestSystem {
             name: name.to_string(),
             dir,
+            board_path,
             output,
             run,
             logs: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// Builds `manifest` as the next version of this system: in the same
+    /// directory (so with the same keys and build numbers), into
+    /// `<dir>/<out>`. Its `update.cairn` is what `cairn deploy` takes.
+    pub fn build_next(&self, out: &str, manifest: &str) -> BuildOutput {
+        let manifest_path = self.dir.path().join("system.toml");
+        std::fs::write(&manifest_path, manifest).unwrap_or_else(|e| panic!("{e}"));
+        build_in(
+            &self.name,
+            self.dir.path(),
+            &self.board_path,
+            &manifest_path,
+            out,
+            manifest,
+        )
+    }
+
+    /// What the first build made.
+    pub fn output(&self) -> &BuildOutput {
+        &self.output
+    }
+
+    /// The image's entry name without counter or `.conf`:
+    /// `cairn-<build>-<version>`.
+    pub fn entry_stem(&self) -> String {
+        self.output
+            .entry
+            .split(['+', '.'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// A bank's idle entry file name.
+    pub fn idle_entry(&self, bank: char) -> String {
+        cairn_layout::esp::idle_entry(bank)
     }
 
     /// The image's version.
@@ -160,9 +182,13 @@ impl TestSystem {
         Machine::new(qemu, forwards)
     }
 
-    /// Reads the run disk after the machine has stopped.
+    /// Reads the run disk after the machine has stopped. Its ESP must pass
+    /// `fsck.fat -n`, whatever the test did.
     pub fn snapshot_disk(&self) -> DiskSnapshot {
-        DiskSnapshot::read(&self.run.disk).unwrap_or_else(|e| panic!("reading the run disk: {e:#}"))
+        let disk = DiskSnapshot::read(&self.run.disk)
+            .unwrap_or_else(|e| panic!("reading the run disk: {e:#}"));
+        disk.esp_fsck().unwrap_or_else(|e| panic!("{e:#}"));
+        disk
     }
 
     /// Every QEMU start's console so far, rendered with time stamps.
@@ -220,4 +246,47 @@ fn require_host_tools(board: &Board) {
          through scripts/host-deps.sh), or `apt-get install qemu-system-x86 qemu-utils ovmf`",
         missing.join("\n  ")
     );
+}
+
+/// Builds `manifest_path` (whose text is `manifest`) with the binaries in
+/// `dir/bin` and the keys beside the manifest, into `dir/<out>`.
+fn build_in(
+    name: &str,
+    dir: &Path,
+    board_path: &Path,
+    manifest_path: &Path,
+    out: &str,
+    manifest: &str,
+) -> BuildOutput {
+    let started = std::time::Instant::now();
+    let output = build(&BuildOptions {
+        manifest: manifest_path.to_path_buf(),
+        out_dir: dir.join(out),
+        board: Some(board_path.to_path_buf()),
+        init_binary: Some(dir.join("bin").join("cairn-init")),
+        control_binary: Some(workspace::control_binary()),
+        // The project's keys are made beside the manifest, in the
+        // temporary directory.
+        keys_dir: None,
+        build_number: None,
+        cache_dir: None,
+        progress: false,
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "building {}: {e}\nmanifest:\n{manifest}",
+            manifest_path.display()
+        )
+    });
+    eprintln!(
+        "boot test {name}: built version {} (build {}) in {:.1}s",
+        output.version,
+        output.build,
+        started.elapsed().as_secs_f64()
+    );
+    // Every image's ESP passes fsck.fat from the start.
+    DiskSnapshot::read(&output.disk_image)
+        .and_then(|disk| disk.esp_fsck())
+        .unwrap_or_else(|e| panic!("the ESP of {}: {e:#}", output.disk_image.display()));
+    output
 }

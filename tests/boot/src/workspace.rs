@@ -49,7 +49,7 @@ pub fn ensure_release_binaries() {
         }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         eprintln!(
-            "boot tests: cargo build --release -p cairn-init -p hello -p cairn-boot-tests --bins"
+            "boot tests: cargo build --release -p cairn-init -p cairn-control -p cairn-image-builder -p hello -p cairn-boot-tests --bins"
         );
         let status = Command::new(cargo)
             .current_dir(root())
@@ -58,6 +58,10 @@ pub fn ensure_release_binaries() {
                 "--release",
                 "-p",
                 "cairn-init",
+                "-p",
+                "cairn-control",
+                "-p",
+                "cairn-image-builder",
                 "-p",
                 "hello",
                 "-p",
@@ -71,6 +75,18 @@ pub fn ensure_release_binaries() {
             "building the release binaries failed ({status})"
         );
     });
+}
+
+/// The `cairn` command line, built like the images' binaries.
+pub fn cairn_cli() -> PathBuf {
+    ensure_release_binaries();
+    release_dir().join("cairn")
+}
+
+/// `cairn-control`, which every image carries.
+pub fn control_binary() -> PathBuf {
+    ensure_release_binaries();
+    release_dir().join("cairn-control")
 }
 
 /// The default board config.

@@ -55,7 +55,6 @@ restart = "always"
 fn a_healthy_app_turns_green_and_the_boot_is_blessed() {
     let _serial = serial();
     let system = TestSystem::build("health-green", HEALTHY);
-    let version = system.version().to_string();
     let mut vm = system.boot(&[8080]);
 
     let green = vm.wait_for("cairn: app web health yellow -> green: GET /healthz: 200");
@@ -63,7 +62,9 @@ fn a_healthy_app_turns_green_and_the_boot_is_blessed() {
     assert!(ready.index > green.index, "ready before the check passed");
     let blessed = vm.wait_for_after(ready.index, "cairn: boot blessed", STEP_TIMEOUT);
     assert!(
-        blessed.text.contains(&format!("-> cairn-{version}.conf")),
+        blessed
+            .text
+            .contains(&format!("-> {}.conf", system.entry_stem())),
         "{}",
         blessed.text
     );
@@ -72,14 +73,19 @@ fn a_healthy_app_turns_green_and_the_boot_is_blessed() {
     vm.power_off();
     drop(vm);
     let entries = system.snapshot_disk().esp_entries().unwrap();
-    assert_eq!(entries, vec![format!("cairn-{version}.conf")]);
+    assert_eq!(
+        entries,
+        vec![
+            system.idle_entry('b'),
+            format!("{}.conf", system.entry_stem())
+        ]
+    );
 }
 
 #[test]
 fn a_red_app_leaves_the_boot_unblessed_and_a_crash_loop_is_marked_failed() {
     let _serial = serial();
     let system = TestSystem::build("health-red", TROUBLED);
-    let version = system.version().to_string();
     let mut vm = system.boot(&[8080]);
 
     // The failing check keeps `sick` yellow through its grace, then red.
@@ -119,7 +125,10 @@ fn a_red_app_leaves_the_boot_unblessed_and_a_crash_loop_is_marked_failed() {
     let entries = system.snapshot_disk().esp_entries().unwrap();
     assert_eq!(
         entries,
-        vec![format!("cairn-{version}+2-1.conf")],
+        vec![
+            system.idle_entry('b'),
+            format!("{}+2-1.conf", system.entry_stem())
+        ],
         "the boot was counted and not blessed"
     );
 }

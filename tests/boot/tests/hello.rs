@@ -26,7 +26,9 @@ fn hello_serves_blesses_and_powers_off_cleanly() {
 
     let blessed = vm.wait_for("cairn: boot blessed");
     assert!(
-        blessed.text.contains(&format!("-> cairn-{version}.conf")),
+        blessed
+            .text
+            .contains(&format!("-> {}.conf", system.entry_stem())),
         "{}",
         blessed.text
     );
@@ -52,7 +54,7 @@ fn hello_serves_blesses_and_powers_off_cleanly() {
     let disk = system.snapshot_disk();
     let entries = disk.esp_entries().unwrap();
     assert!(
-        entries.contains(&format!("cairn-{version}.conf")),
+        entries.contains(&format!("{}.conf", system.entry_stem())),
         "loader/entries: {entries:?}"
     );
     assert!(

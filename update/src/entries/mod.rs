@@ -18,7 +18,10 @@ mod verscmp;
 pub use choice::{boot_order, compare, next_boot, Entry};
 pub use counter::Tries;
 pub use name::{EntryName, DEFAULT_TRIES, ENTRY_PREFIX, MAX_TRIES};
-pub use text::{render_entry, Bank, SORT_KEY};
+pub use text::{
+    bank_of, generation_of, next_generation, pad_entry, render_entry, Bank, MAX_GENERATION,
+    SORT_KEY,
+};
 pub use verscmp::strverscmp_improved;
 
 use crate::error::ManifestError;
@@ -40,6 +43,10 @@ pub enum EntryError {
     Tries { tries: u32 },
     #[error("{name:?} has no build number (a name from before build numbers), so no entry is written for it")]
     NoBuild { name: String },
+    #[error("generation {generation} is outside 1..=9999999999")]
+    Generation { generation: u64 },
+    #[error("the entry is {bytes} bytes, more than an entry file's {size}")]
+    TooLong { bytes: usize, size: usize },
     #[error("board options: {0}")]
     BoardOptions(#[source] ManifestError),
 }

@@ -110,16 +110,6 @@ impl EntryName {
         }
     }
 
-    /// The ESP directory of this version's kernel and initramfs, without a
-    /// leading `/`. One per build, so a rebuilt version never overwrites
-    /// the kernel of the entry that is running.
-    pub fn esp_dir(&self) -> String {
-        match self.build {
-            Some(build) => format!("cairn/{build:010}-{}", self.version),
-            None => format!("cairn/{}", self.version),
-        }
-    }
-
     /// The name systemd-boot gives the entry just before it boots it.
     pub fn after_boot_attempt(&self) -> EntryName {
         EntryName {
@@ -186,7 +176,6 @@ mod tests {
         let name = EntryName::new(42, "1.4.0", 3).unwrap();
         assert_eq!(name.file_name(), "cairn-0000000042-1.4.0+3-0.conf");
         assert_eq!(name.stem(), "cairn-0000000042-1.4.0");
-        assert_eq!(name.esp_dir(), "cairn/0000000042-1.4.0");
         let widths: Vec<usize> = [
             name.clone(),
             name.after_boot_attempt(),
@@ -220,7 +209,6 @@ mod tests {
         let legacy = EntryName::parse("cairn-8b89ea035ce7+2-1.conf").unwrap();
         assert_eq!(legacy.build, None);
         assert_eq!(legacy.version, "8b89ea035ce7");
-        assert_eq!(legacy.esp_dir(), "cairn/8b89ea035ce7");
     }
 
     #[test]

@@ -1,26 +1,28 @@
-//! One update, in the order that keeps every disk state bootable:
+//! One update, in the order that keeps every disk state bootable (see
+//! `cairn_update::esp` for why each ESP step is one sector write):
 //!
-//! 1. verify the header and signatures, the policy and the length
-//!    (nothing written yet);
-//! 2. mount the ESP, plan, and check its free space;
-//! 3. remove the target bank's entries and the directories only they use;
-//! 4. stream the bank into its partition and the kernel and initramfs into
-//!    the new version's directory (temporary names, sync, rename, sync);
-//! 5. write the `pending` record;
-//! 6. write the new entry (temporary name, sync, rename, sync) and check it
-//!    is the one systemd-boot tries next;
-//! 7. sync, unmount, answer `done`.
+//! 1. verify the header and signatures, the policy and the length; read
+//!    the ESP and plan: the target bank's entry file, its slots' sizes,
+//!    the new entry, and that systemd-boot would try it next (nothing
+//!    written yet: a refusal leaves every byte as it was);
+//! 2. make the target bank's entry file idle;
+//! 3. stream the bank into its partition and the kernel and initramfs
+//!    into the bank's slots on the ESP, each hashed as it goes and synced;
+//! 4. write the `pending` record;
+//! 5. write the new entry into the idle file and rename it into place, and
+//!    check it is the one systemd-boot tries next;
+//! 6. answer `done`.
 //!
-//! Until step 6 renames the entry into place, only the running bank's
-//! entries name anything, so a power cut boots the running version; after
-//! it, every file the new entry names is complete and synced.
+//! Until step 5's rename, only the running bank's entry boots anything, so
+//! a power cut boots the running version; after it, every byte the new
+//! entry names is complete and synced.
 
-use std::fs::{self, File};
 use std::io::Read;
-use std::path::PathBuf;
 
-use cairn_layout::esp::{INITRD, KERNEL};
-use cairn_update::entries::{next_boot, render_entry, Bank, EntryName, DEFAULT_TRIES};
+use cairn_update::entries::{
+    next_boot, next_generation, pad_entry, render_entry, Bank, Entry, EntryName, DEFAULT_TRIES,
+};
+use cairn_update::esp::{EntryFile, Esp, EspFiles};
 use cairn_update::record::{Record, Side, PENDING};
 use cairn_update::{
     check_policy, Bundle, Keyring, PayloadName, PayloadStream, ReadError, Running, VerifiedManifest,
@@ -30,8 +32,6 @@ use crate::config::{Config, Writer as WriterConfig};
 use crate::protocol::{Problem, UpdateRequest, WriterEvent};
 
 use super::disk::Disk;
-use super::esp::{sync_dir, write_durably, EspRoot, TEMP_SUFFIX};
-use super::plan::{self, remove_file_if_there, Needs, Plan};
 use super::progress::Progress;
 use super::session::Events;
 
@@ -65,14 +65,6 @@ impl Stop {
             Stop::Failed(problem, error) => WriterEvent::Failed { error, problem },
         }
     }
-}
-
-fn refused(problem: Problem) -> impl FnOnce(String) -> Stop {
-    move |error| Stop::Refused(problem, error)
-}
-
-fn failed(problem: Problem) -> impl FnOnce(String) -> Stop {
-    move |error| Stop::Failed(problem, error)
 }
 
 /// Which side a read error is on.
@@ -132,7 +124,7 @@ fn run<R: Read>(
     let bank_len = size_of(PayloadName::Bank);
     if bank_len > writer.bank_size {
         return Err(Stop::Refused(
-            Problem::Policy,
+            Problem::Space,
             format!(
                 "the bank payload is {bank_len} bytes; bank {bank}'s partition holds {}",
                 writer.bank_size
@@ -141,8 +133,22 @@ fn run<R: Read>(
     }
     let name = EntryName::new(manifest.build, &manifest.version, DEFAULT_TRIES)
         .map_err(|e| Stop::Refused(Problem::Bundle, e.to_string()))?;
-    let entry_text = render_entry(&name, bank, &manifest.kernel_options)
-        .map_err(|e| Stop::Refused(Problem::Bundle, e.to_string()))?;
+
+    let files = disk
+        .open_esp()
+        .map_err(|e| Stop::Refused(Problem::System, format!("opening the ESP: {e}")))?;
+    let mut esp = Esp::new(files);
+    let esp_error = |problem| move |e: cairn_update::esp::EspError| (problem, e.to_string());
+    let plan = plan(
+        &mut esp,
+        config,
+        bank,
+        &name,
+        manifest,
+        size_of(PayloadName::Linux),
+        size_of(PayloadName::Initrd),
+    )
+    .map_err(|(problem, error)| Stop::Refused(problem, error))?;
     events.send(&WriterEvent::Verified {
         version: manifest.version.clone(),
         build: manifest.build,
@@ -151,67 +157,20 @@ fn run<R: Read>(
     });
 
     // Step 2.
-    let mounted =
-        Mounted::new(disk).map_err(|e| Stop::Refused(Problem::System, format!("the ESP: {e}")))?;
-    let esp = mounted.root.clone();
-    let system = |what: &'static str| move |e: std::io::Error| format!("{what}: {e}");
-    let entries = esp
-        .read_entries()
-        .map_err(system("reading the ESP's entries"))
-        .map_err(refused(Problem::System))?;
-    let space = disk
-        .esp_space(esp.path())
-        .map_err(system("measuring the ESP's free space"))
-        .map_err(refused(Problem::System))?;
-    let needs = Needs {
-        linux: size_of(PayloadName::Linux),
-        initrd: size_of(PayloadName::Initrd),
-        entry: entry_text.len() as u64,
-    };
-    let plan = plan::make(&esp, &entries, bank, &name, space, needs, &entry_text)
-        .map_err(system("reading the ESP's version directories"))
-        .map_err(refused(Problem::System))?
-        .map_err(|e| {
-            let problem = match e {
-                plan::PlanError::Space { .. } => Problem::Space,
-                _ => Problem::Policy,
-            };
-            Stop::Refused(problem, e.to_string())
-        })?;
+    esp.disable(bank)
+        .map_err(esp_error(Problem::System))
+        .map_err(|(p, e)| Stop::Failed(p, e))?;
 
-    // Step 3.
-    plan.clear_target(&esp)
-        .map_err(system("removing the old entries of the target bank"))
-        .map_err(failed(Problem::System))?;
-
-    // Steps 4 to 6; on any error nothing of the new version may remain.
-    let new_dir = esp.version_dir(&plan.new_dir);
+    // Steps 3 to 5; on an error the bank stays idle, and nothing boots it.
     let pending = writer.update_dir.join(PENDING);
-    let written = write_version(
-        target,
-        &verified,
-        input,
-        events,
-        &esp,
-        &plan,
-        &name,
-        &entry_text,
-    );
+    let written = write_version(target, &verified, input, events, &mut esp, &name, &plan);
     if let Err(stop) = written {
-        let _ = remove_file_if_there(&esp.entries_dir().join(name.file_name()));
-        let _ = sync_dir(&esp.entries_dir());
-        let _ = fs::remove_dir_all(&new_dir);
-        let _ = sync_dir(&esp.versions_dir());
-        let _ = remove_file_if_there(&pending);
+        if let Err(e) = std::fs::remove_file(&pending) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                crate::log!("warning: removing {}: {e}", pending.display());
+            }
+        }
         return Err(stop);
-    }
-
-    // Step 7.
-    nix::unistd::sync();
-    if let Err(e) = mounted.unmount() {
-        // Everything is synced; a mount left behind is removed at the next
-        // start of the writer.
-        crate::log!("warning: unmounting the ESP: {e}");
     }
     Ok(WriterEvent::Done {
         version: manifest.version.clone(),
@@ -220,27 +179,101 @@ fn run<R: Read>(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_version<R: Read>(
+/// What step 1 decided.
+struct Plan {
+    /// The new entry's file, padded.
+    entry: Vec<u8>,
+}
+
+/// Step 1's reading of the ESP: a refusal with its reason, or the plan.
+fn plan<F: EspFiles>(
+    esp: &mut Esp<F>,
+    config: &Config,
+    bank: Bank,
+    name: &EntryName,
+    manifest: &cairn_update::Manifest,
+    linux_len: u64,
+    initrd_len: u64,
+) -> Result<Plan, (Problem, String)> {
+    let system = |e: cairn_update::esp::EspError| (Problem::System, e.to_string());
+    let entries = esp.entries().map_err(system)?;
+    let running = config.bank;
+    let target_file = Esp::<F>::bank_file(&entries, bank).map_err(system)?;
+    if let Ok(own) = Esp::<F>::bank_file(&entries, running) {
+        if let Some(own_name) = &own.name {
+            if !own_name.is_blessed() && !own_name.is_bad() {
+                return Err((
+                    Problem::Busy,
+                    format!(
+                        "the running version {} is still on trial (its entry is {}); \
+                         deploy again once it is blessed or rolled back",
+                        config.version, own.file_name
+                    ),
+                ));
+            }
+        }
+    }
+    let (kernel_slot, initrd_slot) = esp.slot_sizes(bank).map_err(system)?;
+    for (what, len, slot) in [
+        ("the kernel", linux_len, kernel_slot),
+        ("the initramfs", initrd_len, initrd_slot),
+    ] {
+        if len > slot {
+            return Err((
+                Problem::Space,
+                format!("{what} is {len} bytes; bank {bank}'s slot on this device's ESP holds {slot} (set when its image was built)"),
+            ));
+        }
+    }
+    let generation = next_generation(
+        entries
+            .iter()
+            .filter(|e| e.entry.is_some())
+            .map(|e| e.text.as_str()),
+    );
+    let text = render_entry(name, bank, generation, &manifest.kernel_options)
+        .map_err(|e| (Problem::Bundle, e.to_string()))?;
+    let entry = pad_entry(&text).map_err(|e| (Problem::Bundle, e.to_string()))?;
+    // The directory as it will be: the target bank's file replaced by the
+    // new entry. systemd-boot must try the new entry first.
+    let file_name = name.file_name();
+    let mut after: Vec<Entry> = entries
+        .iter()
+        .filter(|e| e.file_name != target_file.file_name)
+        .filter_map(|e| e.entry.clone())
+        .collect();
+    if let Some(new) = Entry::load(&file_name, &text) {
+        after.push(new);
+    }
+    match next_boot(&after) {
+        Some(next) if next.file_name() == file_name => Ok(Plan { entry }),
+        next => Err((
+            Problem::Policy,
+            format!(
+                "systemd-boot would boot {} next, not the new entry {file_name}",
+                next.map_or("nothing", |e| e.file_name())
+            ),
+        )),
+    }
+}
+
+fn write_version<R: Read, F: EspFiles>(
     target: Target<'_>,
     verified: &VerifiedManifest,
     input: &mut R,
     events: &mut dyn Events,
-    esp: &EspRoot,
-    plan: &Plan,
+    esp: &mut Esp<F>,
     name: &EntryName,
-    entry_text: &str,
+    plan: &Plan,
 ) -> Result<(), Stop> {
     let bank = target.config.target_bank();
     let io = |what: String| {
         move |e: std::io::Error| Stop::Failed(Problem::System, format!("{what}: {e}"))
     };
+    let esp_failed = |e: cairn_update::esp::EspError| Stop::Failed(Problem::System, e.to_string());
     let read = |e: ReadError| Stop::Failed(read_problem(&e), e.to_string());
 
-    // Step 4.
-    let new_dir = esp.version_dir(&plan.new_dir);
-    fs::create_dir_all(&new_dir).map_err(io(format!("creating {}", plan.new_dir)))?;
-    sync_dir(&esp.versions_dir()).map_err(io("syncing the ESP".into()))?;
+    // Step 3.
     let mut stream = PayloadStream::new(verified, &mut *input);
     while let Some(payload) = stream.next_payload() {
         match payload.name {
@@ -257,38 +290,32 @@ fn write_version<R: Read>(
                     .map_err(io(format!("syncing bank {bank}'s partition")))?;
             }
             PayloadName::Linux | PayloadName::Initrd => {
-                let file_name = if payload.name == PayloadName::Linux {
-                    KERNEL
-                } else {
-                    INITRD
-                };
-                let temporary = new_dir.join(format!("{file_name}{TEMP_SUFFIX}"));
-                let what = format!("{}/{file_name}", plan.new_dir);
-                let mut file = File::create(&temporary).map_err(io(format!("creating {what}")))?;
-                let mut out = Progress::new(&mut file, payload.name.as_str(), payload.size, events);
-                stream.copy_next(&mut out).map_err(read)?;
-                out.finish();
-                file.sync_all().map_err(io(format!("syncing {what}")))?;
-                fs::rename(&temporary, new_dir.join(file_name))
-                    .map_err(io(format!("renaming {what}")))?;
-                sync_dir(&new_dir).map_err(io(format!("syncing {}", plan.new_dir)))?;
+                let initrd = payload.name == PayloadName::Initrd;
+                let mut slot = esp.slot(bank, initrd).map_err(esp_failed)?;
+                let what = payload.name.as_str();
+                {
+                    let mut out = Progress::new(&mut slot, what, payload.size, events);
+                    stream.copy_next(&mut out).map_err(read)?;
+                    out.finish();
+                }
+                slot.finish()
+                    .map_err(io(format!("syncing bank {bank}'s {what}")))?;
             }
         }
     }
     stream.finish().map_err(read)?;
 
-    // Step 5.
+    // Step 4.
     write_pending(target, verified, bank)?;
 
-    // Step 6.
-    let entries_dir = esp.entries_dir();
+    // Step 5.
+    esp.enable(bank, name, &plan.entry).map_err(esp_failed)?;
+    let entries = esp.entries().map_err(esp_failed)?;
+    let listed: Vec<Entry> = entries
+        .iter()
+        .filter_map(|e: &EntryFile| e.entry.clone())
+        .collect();
     let file_name = name.file_name();
-    write_durably(&entries_dir, &file_name, entry_text.as_bytes())
-        .map_err(io(format!("writing entry {file_name}")))?;
-    let entries = esp
-        .read_entries()
-        .map_err(io("reading the ESP's entries".into()))?;
-    let listed: Vec<_> = entries.iter().filter_map(|e| e.loader_entry()).collect();
     match next_boot(&listed) {
         Some(next) if next.file_name() == file_name => Ok(()),
         next => Err(Stop::Failed(
@@ -323,36 +350,4 @@ fn write_pending(target: Target<'_>, verified: &VerifiedManifest, bank: Bank) ->
     let path = target.writer.update_dir.join(PENDING);
     cairn_sys::fs::write_atomically(&path, pending.render().as_bytes())
         .map_err(|e| Stop::Failed(Problem::System, format!("writing {}: {e}", path.display())))
-}
-
-/// The ESP while an update holds it; unmounted when dropped.
-struct Mounted<'a> {
-    disk: &'a dyn Disk,
-    root: EspRoot,
-    mounted: bool,
-}
-
-impl<'a> Mounted<'a> {
-    fn new(disk: &'a dyn Disk) -> std::io::Result<Mounted<'a>> {
-        let root: PathBuf = disk.mount_esp()?;
-        Ok(Mounted {
-            disk,
-            root: EspRoot::new(root),
-            mounted: true,
-        })
-    }
-
-    fn unmount(mut self) -> std::io::Result<()> {
-        self.mounted = false;
-        self.disk.unmount_esp()
-    }
-}
-
-impl Drop for Mounted<'_> {
-    fn drop(&mut self) {
-        if self.mounted {
-            nix::unistd::sync();
-            let _ = self.disk.unmount_esp();
-        }
-    }
 }

@@ -2,11 +2,8 @@
 //! unix socket and writes them into the inactive bank and the ESP. Runs as
 //! root; everything it is given is verified before anything is written.
 
-mod cleanup;
 mod disk;
-mod esp;
 mod install;
-mod plan;
 mod progress;
 mod session;
 mod socket;
@@ -19,9 +16,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError};
 use crate::protocol::WriterEvent;
 
-pub use cleanup::{clean, Removed};
-pub use disk::{Disk, Space, SystemDisk};
-pub use esp::{EntryFile, EspRoot};
+pub use disk::{Disk, SystemDisk};
 pub use install::{install, Target};
 pub use session::{handle, Callers, Events, Outcome, IDLE_TIMEOUT};
 pub use socket::bind;
@@ -71,17 +66,6 @@ impl Writer {
             writer: self.config.writer()?,
             disk: self.disk.as_ref(),
         })
-    }
-
-    /// Removes what an interrupted update left on the ESP.
-    pub fn clean_up(&self) -> std::io::Result<Removed> {
-        let root = self.disk.mount_esp()?;
-        let removed = clean(&EspRoot::new(root));
-        nix::unistd::sync();
-        let unmounted = self.disk.unmount_esp();
-        let removed = removed?;
-        unmounted?;
-        Ok(removed)
     }
 
     /// Serves connections until the listener fails; each on a thread of
@@ -142,17 +126,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let socket = config.paths.update_socket.clone();
     let writer = Arc::new(Writer::from_config(config)?);
-    match writer.clean_up() {
-        Ok(removed) => {
-            for file in &removed.files {
-                crate::log!("removed the leftover {file} from the ESP");
-            }
-            for dir in &removed.dirs {
-                crate::log!("removed {dir} from the ESP: no entry names it");
-            }
-        }
-        Err(e) => crate::log!("warning: cleaning up the ESP: {e}"),
-    }
     let listener = bind(&socket, cairn_layout::users::CONTROL_UID)
         .with_context(|| format!("binding {}", socket.display()))?;
     crate::log!("listening on {}", socket.display());

@@ -7,7 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use cairn_control::config::Config;
-use cairn_update::entries::{render_entry, Bank, EntryName};
+use cairn_layout::esp;
+use cairn_update::entries::{pad_entry, render_entry, Bank, EntryName};
 use cairn_update::record::{Record, PENDING};
 use cairn_update::SigningKey;
 use tempfile::TempDir;
@@ -23,8 +24,14 @@ pub struct Device {
     pub config: Config,
 }
 
+/// Bytes of each bank's kernel and initramfs slot on the test ESP.
+pub const KERNEL_SLOT: u64 = 8192;
+pub const INITRD_SLOT: u64 = 8192;
+
 impl Device {
     /// Running build 7 from bank a, blessed; bank b holds a bad build 6.
+    /// The ESP is laid out as `cairn build` lays it out: per bank a kernel
+    /// and an initramfs slot and one entry file.
     pub fn new() -> Device {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -36,11 +43,11 @@ impl Device {
         for bank in ["bank-a", "bank-b"] {
             fs::write(root.join(bank), vec![0xee; BANK_SIZE as usize]).unwrap();
         }
-        let esp = root.join("esp");
-        fs::create_dir_all(esp.join("loader/entries")).unwrap();
-        fs::create_dir_all(esp.join("EFI/BOOT")).unwrap();
-        fs::write(esp.join("EFI/BOOT/BOOTX64.EFI"), b"systemd-boot").unwrap();
-        fs::write(esp.join("loader/loader.conf"), b"timeout 0\neditor no\n").unwrap();
+        let esp = root.join("esp-files");
+        fs::create_dir_all(esp.join(esp::ENTRIES_DIR)).unwrap();
+        fs::create_dir_all(esp.join(esp::BOOTLOADER).parent().unwrap()).unwrap();
+        fs::write(esp.join(esp::BOOTLOADER), b"systemd-boot").unwrap();
+        fs::write(esp.join(esp::LOADER_CONF), b"timeout 0\neditor no\n").unwrap();
         let running = EntryName::new(RUNNING_BUILD, RUNNING_VERSION, 3)
             .unwrap()
             .blessed();
@@ -61,12 +68,51 @@ impl Device {
         Device { dir, key, config }
     }
 
+    /// [`Device::new`] with the ESP as a FAT32 image file, made from the
+    /// same files as `cairn build` makes them (slots preallocated, entry
+    /// files alone in their sectors), which the writer changes in place.
+    pub fn with_fat_esp() -> Device {
+        let mut device = Device::new();
+        let image = device.root().join("esp.img");
+        let files = snapshot(&device.esp());
+        let mut contents = cairn_fat::Contents::new();
+        for (path, bytes) in &files {
+            if path.ends_with('/') {
+                continue;
+            }
+            let spec = cairn_fat::FileSpec::new(path, bytes);
+            contents.add(if path.starts_with(esp::ENTRIES_DIR) {
+                spec.alone_in_sector()
+            } else {
+                spec
+            });
+        }
+        let mut file = fs::File::create(&image).unwrap();
+        cairn_fat::format(
+            &mut file,
+            &cairn_fat::FormatOptions::new(40 << 20, 0x0c0f_fee0, "CAIRN-ESP", 0),
+            &contents,
+        )
+        .unwrap();
+        let mut config = config_json(device.root());
+        let writer = &mut config["writer"];
+        writer.as_object_mut().unwrap().remove("esp_dir");
+        writer["esp_device"] = serde_json::json!(image.to_str().unwrap());
+        device.config = Config::parse(config.to_string().as_bytes()).unwrap();
+        device
+    }
+
+    /// The ESP image of [`Device::with_fat_esp`].
+    pub fn esp_image(&self) -> PathBuf {
+        self.root().join("esp.img")
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
 
     pub fn esp(&self) -> PathBuf {
-        self.root().join("esp")
+        self.root().join("esp-files")
     }
 
     pub fn bank(&self, letter: &str) -> Vec<u8> {
@@ -74,7 +120,7 @@ impl Device {
     }
 
     pub fn entry_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(self.esp().join("loader/entries"))
+        let mut names: Vec<String> = fs::read_dir(self.esp().join(esp::ENTRIES_DIR))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -82,23 +128,58 @@ impl Device {
         names
     }
 
+    /// The entry file's text, without its padding.
+    pub fn entry_text(&self, file_name: &str) -> String {
+        let bytes = fs::read(self.esp().join(esp::ENTRIES_DIR).join(file_name)).unwrap();
+        assert_eq!(bytes.len(), esp::ENTRY_BYTES, "{file_name} keeps its size");
+        String::from_utf8(bytes)
+            .unwrap()
+            .trim_end_matches('\n')
+            .to_string()
+    }
+
     pub fn pending(&self) -> Option<Record> {
         Record::load(&self.root().join("update").join(PENDING)).unwrap()
     }
 }
 
-pub fn add_version(esp: &Path, name: &EntryName, bank: Bank, linux: &[u8], initrd: &[u8]) {
-    let dir = esp.join(name.esp_dir());
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("linux"), linux).unwrap();
-    fs::write(dir.join("initrd"), initrd).unwrap();
-    let text = render_entry(name, bank, "console=ttyS0").unwrap();
-    fs::write(esp.join("loader/entries").join(name.file_name()), text).unwrap();
+/// Bank `bank`'s slots and entry file, holding `name` (written as the
+/// `build`th version, so its generation is its build).
+pub fn add_version(esp_dir: &Path, name: &EntryName, bank: Bank, linux: &[u8], initrd: &[u8]) {
+    let letter = bank.char();
+    fs::create_dir_all(esp_dir.join(esp::bank_dir(letter))).unwrap();
+    let padded = |bytes: &[u8], size: u64| {
+        let mut out = bytes.to_vec();
+        out.resize(size as usize, 0);
+        out
+    };
+    fs::write(
+        esp_dir.join(esp::kernel(letter)),
+        padded(linux, KERNEL_SLOT),
+    )
+    .unwrap();
+    fs::write(
+        esp_dir.join(esp::initrd(letter)),
+        padded(initrd, INITRD_SLOT),
+    )
+    .unwrap();
+    let text = render_entry(name, bank, name.build.unwrap(), "console=ttyS0").unwrap();
+    fs::write(
+        esp_dir.join(esp::ENTRIES_DIR).join(name.file_name()),
+        pad_entry(&text).unwrap(),
+    )
+    .unwrap();
 }
 
 pub fn config_for(root: &Path) -> Config {
+    let json = config_json(root);
+    fs::create_dir_all(root.join("run")).unwrap();
+    Config::parse(json.to_string().as_bytes()).unwrap()
+}
+
+fn config_json(root: &Path) -> serde_json::Value {
     let path = |p: &str| root.join(p).to_str().unwrap().to_owned();
-    let json = serde_json::json!({
+    serde_json::json!({
         "hostname": "edge-01",
         "board": BOARD,
         "version": RUNNING_VERSION,
@@ -125,12 +206,10 @@ pub fn config_for(root: &Path) -> Config {
             "update_keys": path("keys"),
             "banks": {"a": path("bank-a"), "b": path("bank-b")},
             "bank_size": BANK_SIZE,
-            "esp_dir": path("esp"),
+            "esp_dir": path("esp-files"),
             "update_dir": path("update"),
         },
-    });
-    fs::create_dir_all(root.join("run")).unwrap();
-    Config::parse(json.to_string().as_bytes()).unwrap()
+    })
 }
 
 /// Every file under `dir`, by relative path, with its bytes.
@@ -161,9 +240,10 @@ pub fn running_part(snapshot: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Ve
     snapshot
         .iter()
         .filter(|(path, _)| {
-            path.contains("0000000007-1.0.0")
-                || path.starts_with("EFI")
-                || path.starts_with("loader/loader.conf")
+            path.starts_with(&esp::bank_dir('a'))
+                || path.contains("0000000007-1.0.0")
+                || path.starts_with(esp::BOOTLOADER)
+                || path.starts_with(esp::LOADER_CONF)
         })
         .map(|(p, b)| (p.clone(), b.clone()))
         .collect()

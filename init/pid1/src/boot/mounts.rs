@@ -6,7 +6,7 @@
 //! power-off never hangs on it; the data was synced before.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cairn_sys::mount::{MountOps, MsFlags};
 
@@ -113,16 +113,9 @@ impl MountTable {
         failed
     }
 
-    /// Unmounts one target now (the ESP after blessing).
-    pub fn unmount(&mut self, ops: &mut impl MountOps, target: &Path) -> io::Result<()> {
-        ops.unmount(target, false)?;
-        self.mounted.retain(|t| t != target);
-        Ok(())
-    }
-
     /// True when `target` is in the table.
     #[cfg(test)]
-    pub fn is_mounted(&self, target: &Path) -> bool {
+    pub fn is_mounted(&self, target: &std::path::Path) -> bool {
         self.mounted.iter().any(|t| t == target)
     }
 
@@ -150,6 +143,7 @@ impl MountTable {
 pub(crate) mod fake {
     //! A recording stand-in for the kernel's mount calls.
     use super::*;
+    use std::path::Path;
 
     #[derive(Debug, Default)]
     pub struct FakeMounts {
@@ -199,6 +193,7 @@ pub(crate) mod fake {
 mod tests {
     use super::fake::FakeMounts;
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn early_mounts_put_dev_before_what_lives_in_it() {
@@ -260,15 +255,5 @@ mod tests {
         assert!(matches!(report[2].1, Unmounted::Detached));
         assert!(matches!(report[0].1, Unmounted::Clean));
         assert!(!table.is_mounted(Path::new("/proc")));
-    }
-
-    #[test]
-    fn single_unmount_forgets_the_target() {
-        let mut ops = FakeMounts::default();
-        let mut table = MountTable::default();
-        let esp = MountSpec::new("/dev/vda1", "/mnt/esp", "vfat", MsFlags::empty(), "");
-        table.mount(&mut ops, &esp).unwrap();
-        table.unmount(&mut ops, Path::new("/mnt/esp")).unwrap();
-        assert!(table.unmount_all(&mut ops).is_empty());
     }
 }

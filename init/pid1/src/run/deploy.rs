@@ -16,12 +16,7 @@ use crate::sys::power::PowerAction;
 impl Runtime {
     /// Reads the ESP's entries (both banks' versions) for the system file.
     pub(super) fn scan_entries(&mut self) {
-        match esp::with_entries(
-            self.esp.as_ref(),
-            Path::new("/dev"),
-            &mut self.mounts,
-            entries::list,
-        ) {
+        match esp::with_esp(self.esp.as_ref(), Path::new("/dev"), entries::list) {
             Ok(listed) => self.entries = listed,
             Err(err) => tracing::warn!("cannot read the boot entries: {err}"),
         }
@@ -65,15 +60,10 @@ impl Runtime {
 
     fn bless(&mut self) {
         let me = self.me.clone();
-        let outcome = esp::with_entries(
-            self.esp.as_ref(),
-            Path::new("/dev"),
-            &mut self.mounts,
-            |dir| {
-                let changed = entries::bless_in(dir, &me)?;
-                Ok((changed, entries::list(dir)?))
-            },
-        );
+        let outcome = esp::with_esp(self.esp.as_ref(), Path::new("/dev"), |volume| {
+            let changed = entries::bless(volume, &me)?;
+            Ok((changed, entries::list(volume)?))
+        });
         match outcome {
             Ok((changed, listed)) => {
                 match changed {
@@ -143,19 +133,14 @@ impl Runtime {
     /// nothing changed, when there is no such version.
     pub(super) fn roll_back(&mut self) -> Result<(), String> {
         let me = self.me.clone();
-        let outcome = esp::with_entries(
-            self.esp.as_ref(),
-            Path::new("/dev"),
-            &mut self.mounts,
-            |dir| {
-                let listed = entries::list(dir)?;
-                let Some(back) = entries::fallback(&listed, &me) else {
-                    return Ok(None);
-                };
-                entries::mark_bad_in(dir, &me)?;
-                Ok(Some((back, entries::list(dir)?)))
-            },
-        )?;
+        let outcome = esp::with_esp(self.esp.as_ref(), Path::new("/dev"), |volume| {
+            let listed = entries::list(volume)?;
+            let Some(back) = entries::fallback(&listed, &me) else {
+                return Ok(None);
+            };
+            entries::mark_bad(volume, &me)?;
+            Ok(Some((back, entries::list(volume)?)))
+        })?;
         let Some((back, listed)) = outcome else {
             return Err("the other bank holds no good version to go back to".to_string());
         };

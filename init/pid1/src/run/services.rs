@@ -148,7 +148,7 @@ pub fn render(facts: &Facts<'_>, targets: &Targets) -> String {
             "\"paths\":{{\"status\":{},\"system\":{},\"logs\":{},\"jobs\":{},",
             "\"cgroup_apps\":{},\"proc\":\"/proc\",\"pid1_socket\":{},\"update_socket\":{}}},\n",
             "\"writer\":{{\"update_keys\":{},\"banks\":{{\"a\":{},\"b\":{}}},\"bank_size\":{},",
-            "\"esp_device\":{},\"esp_mount\":{},\"update_dir\":{}}}}}\n",
+            "\"esp_device\":{},\"update_dir\":{}}}}}\n",
         ),
         quote(facts.hostname),
         quote(facts.board),
@@ -172,7 +172,6 @@ pub fn render(facts: &Facts<'_>, targets: &Targets) -> String {
         node(&targets.b.node),
         bank_size,
         node(&targets.esp),
-        q(run::ESP_UPDATE_MOUNT),
         q(data::UPDATE_PATH),
     )
 }
@@ -255,10 +254,7 @@ mod tests {
             "\"max_bundle_bytes\":402653184".to_string(),
             "\"banks\":{\"a\":\"/dev/vda2\",\"b\":\"/dev/vda3\"},\"bank_size\":268435456"
                 .to_string(),
-            format!(
-                "\"esp_device\":\"/dev/vda1\",\"esp_mount\":{}",
-                quote(run::ESP_UPDATE_MOUNT)
-            ),
+            "\"esp_device\":\"/dev/vda1\",\"update_dir\"".to_string(),
             format!("\"update_dir\":{}", quote(data::UPDATE_PATH)),
             "\"cgroup_apps\":\"/sys/fs/cgroup/cairn/apps\"".to_string(),
         ] {
