@@ -1,0 +1,67 @@
+//! FAT32 for Cairn's EFI system partition, in two halves.
+//!
+//! **Formatting** ([`format`]): the image builder describes the ESP as
+//! directories and files ([`Contents`]) and gets a FAT32 volume that
+//! `fsck.fat -n` accepts, byte for byte the same for the same input:
+//! timestamps, volume id and label come from the caller, never the host;
+//! entries are sorted by name; files are contiguous. A file can be
+//! *preallocated* (padded with zeros to a reserved size, so a later version's
+//! larger kernel can be written over it), and can have its directory entries
+//! *alone in a sector*, so any later rename of it is one sector write.
+//!
+//! **Changing** ([`Volume`]): at run time the OS blesses a version or marks it
+//! bad by renaming its boot entry (systemd-boot's boot counting, `+3-0` to
+//! `+2-1` to none), and writes a new version's kernel, initramfs and entry
+//! text. Doing that through the kernel's vfat driver sets the volume's dirty
+//! bit while it is mounted, and a power cut then leaves a volume fsck.fat
+//! rejects. [`Volume`] works on the unmounted device instead, and never
+//! allocates or frees a cluster:
+//!
+//! - [`Volume::overwrite`] and [`Volume::write_head`] write a file's bytes
+//!   through its existing chain; no metadata changes at all.
+//! - [`Volume::rename`] rewrites the sector holding the file's directory
+//!   entries (long-name slots and 8.3 slot, which also holds the size): one
+//!   sector write, which the disk applies wholly or not at all.
+//! - Listing, reading, extents and the dirty marks are read only.
+//!
+//! **Why every write boundary is safe**: the FAT and FSInfo are never
+//! written, so the free count and every chain stay exactly as fsck.fat
+//! expects. A rename's new size must fit the chain it keeps
+//! (`(clusters - 1) * cluster_size < size <= clusters * cluster_size`), so the
+//! new 8.3 slot agrees with the FAT, and old and new entries each are
+//! complete within the one sector written: before the write the volume holds
+//! the old entry, after it the new one, and there is no in-between on disk.
+//! When the new entries cannot fit that sector, the rename says so in its
+//! [`RenameOutcome`] and uses two writes chosen so the state between them is
+//! still clean (see [`Volume::rename`]'s module docs). The caller makes
+//! writes durable with its own fsync.
+//!
+//! This runs inside PID 1 and on update paths that may meet a damaged disk:
+//! no panics, no unsafe code, every on-disk field checked before use, chain
+//! walks and directory walks bounded.
+#![forbid(unsafe_code)]
+// An out-of-range index panics, and a panic in PID 1 is the crash path.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
+mod boot_sector;
+mod contents;
+mod device;
+mod dir_entry;
+mod directory;
+mod error;
+mod fat_table;
+mod format;
+mod names;
+mod overwrite;
+mod rename;
+mod time;
+mod volume;
+mod window;
+
+pub use boot_sector::Geometry;
+pub use contents::{Contents, FileSpec};
+pub use error::{FatError, Result};
+pub use format::{format, FormatOptions, Formatted, MIN_CLUSTERS};
+pub use rename::{RenameOutcome, RenameWindow};
+pub use volume::{DirEntry, DirtyState, Extent, Volume};
+pub use window::Window;
