@@ -399,7 +399,7 @@ fn parts_of(path: &str) -> Result<Vec<&str>> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     for part in &parts {
         names::validate_long(part).map_err(|e| match e {
-            FatError::InvalidName { why, .. } => bad(path, why),
+            FatError::InvalidName { why, .. } => bad(&join(&parts), why),
             e => e,
         })?;
     }
