@@ -127,6 +127,11 @@ impl<D: Read + Seek> Volume<D> {
         &self.geometry
     }
 
+    /// The device, to look at (a recorder in tests, say).
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+
     /// Gives the device back.
     pub fn into_inner(self) -> D {
         self.dev

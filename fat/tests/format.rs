@@ -71,7 +71,10 @@ fn volume_reads_back_the_contents() {
         assert_eq!(u64::from(stat.size), want.len() as u64);
         // The same bytes through the extents.
         let extents = vol.extents(path).unwrap();
-        assert_eq!(extents.iter().map(|e| e.len).sum::<u64>(), want.len() as u64);
+        assert_eq!(
+            extents.iter().map(|e| e.len).sum::<u64>(),
+            want.len() as u64
+        );
     }
     // Preallocated files are contiguous: one extent.
     assert_eq!(vol.extents(KERNEL_1).unwrap().len(), 1);
@@ -119,10 +122,7 @@ fn lowercase_83_names_use_flags_not_lfn() {
     // The root holds the label, then each entry; 8.3-only names take one
     // slot, so the raw slot after "notes.txt"'s is not an LFN slot of it.
     let image = vol.into_inner().into_inner();
-    let at = image
-        .windows(11)
-        .position(|w| w == b"NOTES   TXT")
-        .unwrap();
+    let at = image.windows(11).position(|w| w == b"NOTES   TXT").unwrap();
     assert_eq!(image[at + 12], 0x18, "lowercase base and extension flags");
     assert_ne!(image[at - 32 + 11], 0x0F, "no LFN slot before NOTES.TXT");
 }
@@ -139,7 +139,10 @@ fn alone_files_own_their_sector() {
         let name = path.rsplit('/').next().unwrap();
         let slots = name.encode_utf16().count().div_ceil(13) + 1;
         let stat = vol.stat(path).unwrap();
-        let (base, ext) = stat.short_name.split_once('.').unwrap_or((&stat.short_name, ""));
+        let (base, ext) = stat
+            .short_name
+            .split_once('.')
+            .unwrap_or((&stat.short_name, ""));
         let raw_name = format!("{base:8}{ext:3}");
         let raw = vol.into_inner().into_inner();
         let mut found = false;
@@ -182,7 +185,10 @@ fn formatting_is_reproducible() {
     }
     let mut out = Cursor::new(Vec::new());
     format(&mut out, &options(SMALL), &reversed).unwrap();
-    assert!(out.into_inner() == a, "the order of the contents changed the bytes");
+    assert!(
+        out.into_inner() == a,
+        "the order of the contents changed the bytes"
+    );
 }
 
 #[test]
@@ -246,30 +252,44 @@ fn formatting_128_mib_with_80_mib_of_files_is_fast() {
 #[test]
 fn bad_contents_are_refused() {
     let data = b"x";
-    let format_with = |c: &Contents<'_>, size: u64| {
-        format(&mut Cursor::new(Vec::new()), &options(size), c)
-    };
+    let format_with =
+        |c: &Contents<'_>, size: u64| format(&mut Cursor::new(Vec::new()), &options(size), c);
     let mut dup = Contents::new();
     dup.file("a/B.txt", data).file("A/b.TXT", data);
-    assert!(matches!(format_with(&dup, SMALL), Err(FatError::BadContents { .. })));
+    assert!(matches!(
+        format_with(&dup, SMALL),
+        Err(FatError::BadContents { .. })
+    ));
     let mut file_as_dir = Contents::new();
     file_as_dir.file("a", data).file("a/b", data);
-    assert!(matches!(format_with(&file_as_dir, SMALL), Err(FatError::BadContents { .. })));
+    assert!(matches!(
+        format_with(&file_as_dir, SMALL),
+        Err(FatError::BadContents { .. })
+    ));
     let mut bad_name = Contents::new();
     bad_name.file("a/b?c", data);
     let err = format_with(&bad_name, SMALL).unwrap_err();
     assert!(err.to_string().contains("/a/b?c"), "{err}");
     let mut small_reserve = Contents::new();
     small_reserve.add(FileSpec::new("k", b"four").reserve(3));
-    assert!(matches!(format_with(&small_reserve, SMALL), Err(FatError::BadContents { .. })));
+    assert!(matches!(
+        format_with(&small_reserve, SMALL),
+        Err(FatError::BadContents { .. })
+    ));
     let long = "x".repeat(200);
     let mut too_long_alone = Contents::new();
     too_long_alone.add(FileSpec::new(&long, data).alone_in_sector());
-    assert!(matches!(format_with(&too_long_alone, SMALL), Err(FatError::BadContents { .. })));
+    assert!(matches!(
+        format_with(&too_long_alone, SMALL),
+        Err(FatError::BadContents { .. })
+    ));
     let big = vec![0u8; 40 * MIB as usize];
     let mut full = Contents::new();
     full.file("big", &big);
-    assert!(matches!(format_with(&full, SMALL), Err(FatError::VolumeFull { .. })));
+    assert!(matches!(
+        format_with(&full, SMALL),
+        Err(FatError::VolumeFull { .. })
+    ));
     let err = format_with(&Contents::new(), 20 * MIB).unwrap_err();
     assert!(matches!(err, FatError::VolumeTooSmall { .. }), "{err}");
     assert!(err.to_string().contains("at least"), "{err}");

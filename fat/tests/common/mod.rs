@@ -134,7 +134,12 @@ pub struct Sample {
 impl Sample {
     pub fn new() -> Sample {
         let mut files: Vec<(String, Vec<u8>, Option<u64>, bool)> = vec![
-            ("EFI/BOOT/BOOTX64.EFI".into(), bytes(1, 100_000), None, false),
+            (
+                "EFI/BOOT/BOOTX64.EFI".into(),
+                bytes(1, 100_000),
+                None,
+                false,
+            ),
             (
                 "loader/loader.conf".into(),
                 b"timeout 0\neditor no\n".to_vec(),
@@ -154,14 +159,29 @@ impl Sample {
                 true,
             ),
             (KERNEL_1.into(), bytes(2, 300_000), Some(MIB), false),
-            ("cairn/0000000001-1.0.0/initrd".into(), bytes(3, 200_000), None, false),
+            (
+                "cairn/0000000001-1.0.0/initrd".into(),
+                bytes(3, 200_000),
+                None,
+                false,
+            ),
             (KERNEL_2.into(), bytes(4, 310_000), Some(MIB), false),
-            ("cairn/0000000002-1.2.0/initrd".into(), bytes(5, 1), None, false),
+            (
+                "cairn/0000000002-1.2.0/initrd".into(),
+                bytes(5, 1),
+                None,
+                false,
+            ),
             ("empty".into(), Vec::new(), None, false),
             ("ReadMe.TXT".into(), b"mixed case".to_vec(), None, false),
             ("notes.txt".into(), b"lowercase 8.3".to_vec(), None, false),
             ("UPPER.TXT".into(), b"uppercase 8.3".to_vec(), None, false),
-            ("h\u{e9}llo w\u{f6}rld.txt".into(), b"unicode".to_vec(), None, false),
+            (
+                "h\u{e9}llo w\u{f6}rld.txt".into(),
+                b"unicode".to_vec(),
+                None,
+                false,
+            ),
             ("a name with spaces".into(), b"spaces".to_vec(), None, false),
         ];
         for i in 0..12 {
@@ -268,7 +288,12 @@ impl Write for Recorder {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let at = self.inner.position();
         assert_eq!(at % 512, 0, "a write at {at} is not sector aligned");
-        assert_eq!(buf.len() % 512, 0, "a write of {} bytes is not whole sectors", buf.len());
+        assert_eq!(
+            buf.len() % 512,
+            0,
+            "a write of {} bytes is not whole sectors",
+            buf.len()
+        );
         for (i, sector) in buf.chunks(512).enumerate() {
             self.log.push((at / 512 + i as u64, sector.to_vec()));
         }
