@@ -89,6 +89,15 @@ pub enum FatError {
         /// Its first cluster.
         first: u32,
     },
+    /// A path leads back into a directory it already went through: a
+    /// subdirectory entry points at one of its ancestors.
+    #[error("{path}: directory loop, cluster {cluster} is also an ancestor of it")]
+    DirectoryLoop {
+        /// The path that came back.
+        path: String,
+        /// The first cluster seen twice.
+        cluster: u32,
+    },
     /// Nothing of that name.
     #[error("{path}: no such file or directory")]
     NotFound {

@@ -99,6 +99,8 @@ enum Kind<'a> {
 struct Node<'a> {
     name: String,
     path: String,
+    /// The directory it is in (the root's is itself).
+    parent: usize,
     kind: Kind<'a>,
     first_cluster: u32,
     clusters: u32,
@@ -334,6 +336,7 @@ fn tree<'a>(contents: &Contents<'a>) -> Result<Vec<Node<'a>>> {
     let mut nodes = vec![Node {
         name: String::new(),
         path: "/".to_string(),
+        parent: 0,
         kind: Kind::Dir(Vec::new()),
         first_cluster: 0,
         clusters: 0,
@@ -364,6 +367,7 @@ fn tree<'a>(contents: &Contents<'a>) -> Result<Vec<Node<'a>>> {
             Node {
                 name: name.to_string(),
                 path,
+                parent,
                 kind: Kind::File {
                     data: file.data,
                     size,
@@ -443,6 +447,7 @@ fn make_dirs(nodes: &mut Vec<Node<'_>>, parts: &[&str]) -> Result<usize> {
                 Node {
                     name: part.to_string(),
                     path,
+                    parent: at,
                     kind: Kind::Dir(Vec::new()),
                     first_cluster: 0,
                     clusters: 0,
@@ -544,12 +549,11 @@ fn encode_dir(
         let mut dot = ShortEntry::new(*b".          ", ATTR_DIRECTORY, 0, time);
         dot.first_cluster = node.first_cluster;
         put(0, &dot.encode());
-        let parent = parent_of(nodes, dir);
         let mut dotdot = ShortEntry::new(*b"..         ", ATTR_DIRECTORY, 0, time);
         // `..` of a directory in the root says 0, not the root's cluster.
-        dotdot.first_cluster = match parent {
-            Some(0) | None => 0,
-            Some(p) => nodes.get(p).map_or(0, |n| n.first_cluster),
+        dotdot.first_cluster = match node.parent {
+            0 => 0,
+            p => nodes.get(p).map_or(0, |n| n.first_cluster),
         };
         put(1, &dotdot.encode());
     }
@@ -568,13 +572,6 @@ fn encode_dir(
         put(start + stored.lfn.len(), &entry.encode());
     }
     bytes
-}
-
-fn parent_of(nodes: &[Node<'_>], child: usize) -> Option<usize> {
-    nodes.iter().position(|n| match &n.kind {
-        Kind::Dir(children) => children.contains(&child),
-        Kind::File { .. } => false,
-    })
 }
 
 fn write_at<W: Write + Seek>(target: &mut W, sector: u64, data: &[u8]) -> Result<()> {

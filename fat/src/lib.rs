@@ -32,9 +32,12 @@
 //! complete within the one sector written: before the write the volume holds
 //! the old entry, after it the new one, and there is no in-between on disk.
 //! When the new entries cannot fit that sector, the rename says so in its
-//! [`RenameOutcome`] and uses two writes chosen so the state between them is
-//! still clean (see [`Volume::rename`]'s module docs). The caller makes
-//! writes durable with its own fsync.
+//! [`RenameOutcome`] and uses two writes ordered so the state between them
+//! is still clean: the file under its new 8.3 alias until the long name
+//! follows (see [`Volume::rename`]). An overwrite is many writes, but of
+//! file data only: a cut leaves the file's bytes part old, part new, never
+//! the volume inconsistent. The caller makes writes durable with its own
+//! fsync, and writes only files that no boot in progress depends on.
 //!
 //! This runs inside PID 1 and on update paths that may meet a damaged disk:
 //! no panics, no unsafe code, every on-disk field checked before use, chain

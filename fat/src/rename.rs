@@ -1,27 +1,4 @@
-//! Renaming a file within its directory, in place, keeping its cluster
-//! chain, optionally with a new size that still fits that chain.
-//!
-//! The new LFN slots and 8.3 slot are written into the sector that holds the
-//! old 8.3 slot, in a run of slots made of the old entry's slots and that
-//! sector's free ones; old slots not reused are marked free (0xE5). That is
-//! one sector write: a power cut leaves either the old entry or the new one,
-//! each complete, and the FAT is never touched.
-//!
-//! When the new entries do not fit that sector, the rename takes two writes,
-//! chosen so that a cut between them still leaves a volume fsck.fat accepts
-//! and the file findable: first the sector of the old entry gets the new 8.3
-//! slot alone, in its first slot (the file is then found under its new 8.3
-//! alias, without a long name), then the sector before it gets the new LFN
-//! slots in its last slots, right before that 8.3 slot. This needs the
-//! sector's first slot free once the old entry is gone, a sector before it
-//! in the directory, and enough free slots at that sector's end; otherwise
-//! the rename is refused before anything is written.
-//!
-//! An old entry that already straddled sectors (never one this crate's
-//! formatter wrote) costs an extra write to free its slots in the earlier
-//! sector, after the new entry is written; a cut in between leaves those
-//! old LFN slots orphaned, which fsck.fat would remove, and the file under
-//! its new name. [`RenameOutcome`] says which of these happened.
+//! Renaming a file within its directory, in place: see [`Volume::rename`].
 
 use std::io::{Read, Seek, Write};
 
@@ -130,9 +107,43 @@ fn free_slots(sector: &mut [u8; SECTOR], indexes: &[usize]) {
 
 impl<D: Read + Write + Seek> Volume<D> {
     /// Renames the file at `path` to `new_name` in the same directory,
-    /// keeping its chain; with `new_size`, also sets its size, which must fit
-    /// the chain exactly as FAT requires. See the module documentation for
-    /// how the change reaches the device.
+    /// keeping its cluster chain; with `new_size`, also sets its size, which
+    /// must fit the chain as FAT requires,
+    /// `(clusters - 1) * cluster_size < size <= clusters * cluster_size`
+    /// (0 for a file without clusters), so fsck.fat finds no mismatch.
+    ///
+    /// The new LFN slots and 8.3 slot (the 8.3 slot holds the size) are
+    /// written into the sector that holds the old 8.3 slot, in the first run
+    /// of slots made of the old entry's slots and that sector's free ones
+    /// (0xE5, or end-of-directory slots if the directory still ends after
+    /// them); old slots not reused are marked free (0xE5). That is one
+    /// sector write, [`RenameOutcome::Atomic`]: a power cut leaves either the
+    /// old entry or the new one, each complete, and the FAT is never touched.
+    ///
+    /// When the new entries do not fit that sector, the rename takes two
+    /// writes, ordered so that a cut between them still leaves a volume
+    /// fsck.fat accepts, with the file in it: first the old entry's sector
+    /// gets the new 8.3 slot alone, in its first slot (the file is then
+    /// found under its new 8.3 alias and new size, without a long name);
+    /// then the directory's sector before it gets the new LFN slots in its
+    /// last slots, right before that 8.3 slot. The other order would leave
+    /// LFN slots whose checksum matches no 8.3 slot, or two entries sharing
+    /// one chain, both of which fsck.fat rejects. This needs the first slot
+    /// of the sector free once the old entry is gone, a sector before it in
+    /// the directory, and enough free slots at that sector's end; without
+    /// them the rename fails with [`FatError::RenameDoesNotFit`] before
+    /// anything is written. The outcome is then
+    /// [`RenameOutcome::NotAtomic`] with [`RenameWindow::ShortNameOnly`].
+    ///
+    /// An old entry that already straddled two sectors (the formatter never
+    /// writes one) costs a further write, after the new entry is written, to
+    /// free its slots in the earlier sector; a cut before that leaves them
+    /// orphaned, which fsck.fat would remove, and the file under its new
+    /// name: [`RenameWindow::OrphanedOldSlots`].
+    ///
+    /// The new name must be free in the directory (by long name or 8.3
+    /// name, without regard to case); the file keeps its attributes and
+    /// timestamps.
     pub fn rename(
         &mut self,
         path: &str,

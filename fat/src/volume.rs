@@ -85,6 +85,9 @@ impl DirtyState {
 pub(crate) struct Located {
     pub dir: Directory,
     pub index: usize,
+    /// First clusters of the directories the path went through, the root's
+    /// and the entry's own directory's included.
+    pub ancestors: Vec<u32>,
 }
 
 impl Located {
@@ -266,6 +269,12 @@ impl<D: Read + Seek> Volume<D> {
             });
         }
         let first = found.short.first_cluster;
+        if located.ancestors.contains(&first) {
+            return Err(FatError::DirectoryLoop {
+                path: path.to_string(),
+                cluster: first,
+            });
+        }
         directory::read(&mut self.dev, &self.geometry, first, path)
     }
 
@@ -280,6 +289,9 @@ impl<D: Read + Seek> Volume<D> {
         let root = self.geometry.root_cluster();
         let mut dir = directory::read(&mut self.dev, &self.geometry, root, "/")?;
         let mut walked = String::new();
+        // Only a damaged volume has a subdirectory pointing back up the
+        // tree; a path through it would never end, so say so at once.
+        let mut ancestors = vec![root];
         for part in parents {
             walked.push('/');
             walked.push_str(part);
@@ -289,10 +301,21 @@ impl<D: Read + Seek> Volume<D> {
                 return Err(FatError::NotADirectory { path: walked });
             }
             let first = entry.short.first_cluster;
+            if ancestors.contains(&first) {
+                return Err(FatError::DirectoryLoop {
+                    path: walked,
+                    cluster: first,
+                });
+            }
+            ancestors.push(first);
             dir = directory::read(&mut self.dev, &self.geometry, first, &walked)?;
         }
         let index = find(&dir, last).ok_or_else(|| not_found(path))?;
-        Ok(Located { dir, index })
+        Ok(Located {
+            dir,
+            index,
+            ancestors,
+        })
     }
 }
 

@@ -129,6 +129,13 @@ fn renames_of_every_shape() {
     rename(&mut vol, "notes.txt", "NOTES.TXT");
     rename(&mut vol, "ReadMe.TXT", "readme.txt");
     rename(&mut vol, "same/longfilename-3.txt", "longfilename-99.txt");
+    // The last entry of its directory: the new slots take end-of-directory
+    // slots after it.
+    rename(
+        &mut vol,
+        "loader/loader.conf",
+        "the loader configuration, renamed.conf",
+    );
 
     let listing = vol.list("loader/entries").unwrap();
     let one = listing.iter().find(|e| e.name == "Entry One.Conf").unwrap();
@@ -158,6 +165,10 @@ fn renames_of_every_shape() {
         ("notes.txt", "NOTES.TXT"),
         ("ReadMe.TXT", "readme.txt"),
         ("same/longfilename-3.txt", "same/longfilename-99.txt"),
+        (
+            "loader/loader.conf",
+            "loader/the loader configuration, renamed.conf",
+        ),
     ] {
         assert!(paths.contains(&format!("/{to}")), "{to} not in {paths:?}");
         assert!(!paths.contains(&format!("/{from}")) || from.eq_ignore_ascii_case(to));
