@@ -268,7 +268,7 @@ pub(crate) struct BootParams {
     pub label: [u8; 11],
 }
 
-/// Media descriptor for fixed disks; FAT[0] repeats it.
+/// Media descriptor for fixed disks; `FAT[0]` repeats it.
 pub(crate) const MEDIA: u8 = 0xF8;
 
 /// A FAT32 boot sector for `p`, clean (state byte 0), root at cluster 2.

@@ -1,6 +1,6 @@
 //! What a new volume holds: directories and files, each file with its data
 //! and, if asked, a reserved size and a sector of its own for its directory
-//! entries. Only collected here; [`crate::format`] checks and lays it out.
+//! entries. Only collected here; [`crate::format()`] checks and lays it out.
 
 /// The directories and files of a volume to format. Parent directories of
 /// a file need not be listed.

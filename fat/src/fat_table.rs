@@ -10,9 +10,9 @@ pub(crate) const ENTRY_MASK: u32 = 0x0FFF_FFFF;
 pub(crate) const END_OF_CHAIN: u32 = 0x0FFF_FFFF;
 /// Any entry from here on ends a chain.
 const END_MIN: u32 = 0x0FFF_FFF8;
-/// FAT[1] bit: set while the volume is cleanly unmounted.
+/// `FAT[1]` bit: set while the volume is cleanly unmounted.
 pub(crate) const CLEAN_SHUTDOWN: u32 = 0x0800_0000;
-/// FAT[1] bit: set while no disk I/O error was met.
+/// `FAT[1]` bit: set while no disk I/O error was met.
 pub(crate) const NO_HARD_ERROR: u32 = 0x0400_0000;
 /// FAT entries per 512-byte sector.
 pub(crate) const ENTRIES_PER_SECTOR: u64 = 128;

@@ -1,6 +1,6 @@
 //! FAT32 for Cairn's EFI system partition, in two halves.
 //!
-//! **Formatting** ([`format`]): the image builder describes the ESP as
+//! **Formatting** ([`format()`]): the image builder describes the ESP as
 //! directories and files ([`Contents`]) and gets a FAT32 volume that
 //! `fsck.fat -n` accepts, byte for byte the same for the same input:
 //! timestamps, volume id and label come from the caller, never the host;

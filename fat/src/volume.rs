@@ -66,10 +66,10 @@ pub struct DirtyState {
     /// Boot sector byte 0x41 bit 0: set by Linux while the volume is
     /// mounted.
     pub boot_sector_dirty: bool,
-    /// FAT[1] bit 27 is clear: the volume was not cleanly unmounted (as
+    /// `FAT[1]` bit 27 is clear: the volume was not cleanly unmounted (as
     /// Windows marks it).
     pub fat_not_clean: bool,
-    /// FAT[1] bit 26 is clear: a disk error was met.
+    /// `FAT[1]` bit 26 is clear: a disk error was met.
     pub fat_hard_error: bool,
 }
 

@@ -252,3 +252,35 @@ fn every_prefix_of_an_update_is_fsck_clean() {
 fn vol_log(vol: &Volume<Recorder>) -> usize {
     vol.device().log.len()
 }
+
+/// After the two-write rename, the entry straddles two sectors (its LFN
+/// slots end the sector before its 8.3 slot). Renaming it again frees those
+/// LFN slots in a second write: between the two, the file is under its new
+/// name and the old LFN slots are orphaned, as documented.
+#[test]
+fn renaming_a_straddling_entry_reports_its_window() {
+    let before = original();
+    let mut vol = Volume::open(Recorder::new(before)).unwrap();
+    vol.rename("p1/bx.txt", BX_LONGER, None).unwrap();
+    let straddled = vol.device().inner.get_ref().clone();
+    let mark = vol.device().log.len();
+    let outcome = vol
+        .rename(&format!("p1/{BX_LONGER}"), "bx2.txt", Some(1))
+        .unwrap();
+    let RenameOutcome::NotAtomic { writes, window } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(*window, RenameWindow::OrphanedOldSlots);
+    assert_eq!(writes.len(), 2);
+    assert_eq!(writes[0], writes[1] + 1, "the 8.3 slot's sector first");
+    let log: Vec<(u64, Vec<u8>)> = vol.into_inner().log.split_off(mark);
+    assert_eq!(log.len(), 2);
+    let between = apply(&straddled, &log, 1);
+    assert!(fsck(&between).is_err(), "the orphaned slots went unseen");
+    let mut mid = open(between);
+    assert_eq!(mid.stat("p1/bx2.txt").unwrap().size, 1);
+    assert!(mid.stat(&format!("p1/{BX_LONGER}")).is_err());
+    let after = apply(&straddled, &log, 2);
+    assert_fsck(&after, "after the straddling entry's rename");
+    assert_eq!(open(after).read_file("p1/bx2.txt", 10).unwrap(), b"b");
+}
