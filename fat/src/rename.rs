@@ -5,7 +5,7 @@ use std::io::{Read, Seek, Write};
 use crate::boot_sector::SECTOR;
 use crate::device::{read_sector, write_sector};
 use crate::dir_entry::{kind, SlotKind, FREE, SLOT, SLOTS_PER_SECTOR};
-use crate::directory::{set_slot, slot};
+use crate::directory::{set_slot, slot, Directory, Found};
 use crate::error::{FatError, Result};
 use crate::names::{self, same_name, short_display, LOWER_BASE, LOWER_EXT};
 use crate::volume::{components, not_found, Volume};
@@ -105,6 +105,52 @@ fn free_slots(sector: &mut [u8; SECTOR], indexes: &[usize]) {
     }
 }
 
+/// The old entry's slots: those in the sector of its 8.3 slot, and any in
+/// earlier sectors (an entry that straddles them).
+struct OldSlots {
+    sector: u64,
+    here: Vec<usize>,
+    elsewhere: Vec<(u64, Vec<usize>)>,
+}
+
+impl OldSlots {
+    fn of(found: &Found) -> OldSlots {
+        let sector = found.short_at.sector;
+        let mut old = OldSlots {
+            sector,
+            here: Vec::new(),
+            elsewhere: Vec::new(),
+        };
+        for at in found.lfn_at.iter().chain(std::iter::once(&found.short_at)) {
+            if at.sector == sector {
+                old.here.push(at.index);
+            } else {
+                match old.elsewhere.iter_mut().find(|(s, _)| *s == at.sector) {
+                    Some((_, v)) => v.push(at.index),
+                    None => old.elsewhere.push((at.sector, vec![at.index])),
+                }
+            }
+        }
+        old
+    }
+}
+
+/// The new entry's slots: LFN slots in disk order, then the 8.3 slot.
+struct NewSlots<'a> {
+    lfn: &'a [[u8; SLOT]],
+    short: &'a [u8; SLOT],
+}
+
+impl NewSlots<'_> {
+    fn len(&self) -> usize {
+        self.lfn.len() + 1
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8; SLOT]> {
+        self.lfn.iter().chain(std::iter::once(self.short))
+    }
+}
+
 impl<D: Read + Write + Seek> Volume<D> {
     /// Renames the file at `path` to `new_name` in the same directory,
     /// keeping its cluster chain; with `new_size`, also sets its size, which
@@ -188,83 +234,94 @@ impl<D: Read + Write + Seek> Volume<D> {
         short.size = size;
         let short_slot = short.encode();
 
-        let target = found.short_at.sector;
-        let mut old_here = Vec::new();
-        let mut old_elsewhere: Vec<(u64, Vec<usize>)> = Vec::new();
-        for at in found.lfn_at.iter().chain(std::iter::once(&found.short_at)) {
-            if at.sector == target {
-                old_here.push(at.index);
-            } else {
-                match old_elsewhere.iter_mut().find(|(s, _)| *s == at.sector) {
-                    Some((_, v)) => v.push(at.index),
-                    None => old_elsewhere.push((at.sector, vec![at.index])),
-                }
-            }
+        let old = OldSlots::of(&found);
+        let new = NewSlots {
+            lfn: &stored.lfn,
+            short: &short_slot,
+        };
+        let mut sector = read_sector(&mut self.dev, old.sector, "directory")?;
+        let room = Room::of(&sector, &old.here);
+        if let Some(start) = room.run(new.len(), &sector, dir.is_last(old.sector)) {
+            return self.rewrite_sector(&old, &new, &mut sector, start);
         }
+        self.short_name_first(path, &dir, &old, &new, &mut sector, &room)
+    }
 
-        let mut sector = read_sector(&mut self.dev, target, "directory")?;
-        let room = Room::of(&sector, &old_here);
-        let n = stored.slots();
-        if let Some(start) = room.run(n, &sector, dir.is_last(target)) {
-            free_slots(&mut sector, &old_here);
-            for (i, s) in stored
-                .lfn
-                .iter()
-                .chain(std::iter::once(&short_slot))
-                .enumerate()
-            {
-                set_slot(&mut sector, start + i, s);
-            }
-            write_sector(&mut self.dev, target, &sector)?;
-            if old_elsewhere.is_empty() {
-                return Ok(RenameOutcome::Atomic { sector: target });
-            }
-            let mut writes = vec![target];
-            self.free_elsewhere(&old_elsewhere, &mut writes)?;
-            return Ok(RenameOutcome::NotAtomic {
-                writes,
-                window: RenameWindow::OrphanedOldSlots,
-            });
+    /// The new entries into `start..` of the old 8.3 slot's sector, the old
+    /// slots there freed: one write, and one more per other sector that held
+    /// old slots.
+    fn rewrite_sector(
+        &mut self,
+        old: &OldSlots,
+        new: &NewSlots<'_>,
+        sector: &mut [u8; SECTOR],
+        start: usize,
+    ) -> Result<RenameOutcome> {
+        free_slots(sector, &old.here);
+        for (i, s) in new.iter().enumerate() {
+            set_slot(sector, start + i, s);
         }
+        write_sector(&mut self.dev, old.sector, sector)?;
+        if old.elsewhere.is_empty() {
+            return Ok(RenameOutcome::Atomic { sector: old.sector });
+        }
+        let mut writes = vec![old.sector];
+        self.free_elsewhere(&old.elsewhere, &mut writes)?;
+        Ok(RenameOutcome::NotAtomic {
+            writes,
+            window: RenameWindow::OrphanedOldSlots,
+        })
+    }
 
-        // Two writes: the 8.3 slot first in this sector's first slot, then
-        // the LFN slots at the end of the sector before.
-        let lfn = stored.lfn.len();
+    /// Two writes: the 8.3 slot first, in the first slot of its sector, then
+    /// the LFN slots at the end of the sector before (see [`Volume::rename`]).
+    fn short_name_first(
+        &mut self,
+        path: &str,
+        dir: &Directory,
+        old: &OldSlots,
+        new: &NewSlots<'_>,
+        sector: &mut [u8; SECTOR],
+        room: &Room,
+    ) -> Result<RenameOutcome> {
+        let lfn = new.lfn.len();
         let does_not_fit = || FatError::RenameDoesNotFit {
             path: path.to_string(),
-            slots: n,
-            sector: target,
+            slots: new.len(),
+            sector: old.sector,
         };
-        let before = dir.sector_before(target).ok_or_else(does_not_fit)?;
+        let before = dir.sector_before(old.sector).ok_or_else(does_not_fit)?;
         if lfn == 0 || lfn > SLOTS_PER_SECTOR || !room.is_free(0..1) {
             return Err(does_not_fit());
         }
-        let old_before = old_elsewhere
+        let old_before = old
+            .elsewhere
             .iter()
             .find(|(s, _)| *s == before)
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         let mut previous = read_sector(&mut self.dev, before, "directory")?;
         let previous_room = Room::of(&previous, &old_before);
-        if !previous_room.is_free(SLOTS_PER_SECTOR - lfn..SLOTS_PER_SECTOR)
-            || previous_room.end.is_some()
-        {
+        let tail = SLOTS_PER_SECTOR - lfn;
+        if !previous_room.is_free(tail..SLOTS_PER_SECTOR) || previous_room.end.is_some() {
             return Err(does_not_fit());
         }
-        free_slots(&mut sector, &old_here);
-        set_slot(&mut sector, 0, &short_slot);
-        write_sector(&mut self.dev, target, &sector)?;
+        free_slots(sector, &old.here);
+        set_slot(sector, 0, new.short);
+        write_sector(&mut self.dev, old.sector, sector)?;
         free_slots(&mut previous, &old_before);
-        for (i, s) in stored.lfn.iter().enumerate() {
-            set_slot(&mut previous, SLOTS_PER_SECTOR - lfn + i, s);
+        for (i, s) in new.lfn.iter().enumerate() {
+            set_slot(&mut previous, tail + i, s);
         }
         write_sector(&mut self.dev, before, &previous)?;
-        let mut writes = vec![target, before];
-        let rest: Vec<(u64, Vec<usize>)> = old_elsewhere
-            .into_iter()
+        let mut writes = vec![old.sector, before];
+        let rest: Vec<(u64, Vec<usize>)> = old
+            .elsewhere
+            .iter()
             .filter(|(s, _)| *s != before)
+            .cloned()
             .collect();
-        let window = if rest.is_empty() && old_before.is_empty() {
+        let window = if old.elsewhere.is_empty() {
             RenameWindow::ShortNameOnly
         } else {
             RenameWindow::OrphanedOldSlots
