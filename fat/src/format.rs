@@ -14,7 +14,6 @@
 //! space differ between two targets. The last sector of the volume is
 //! written so a new file or `Vec` gets the volume's full length.
 
-use std::collections::HashSet;
 use std::io::{Seek, SeekFrom, Write};
 
 use crate::boot_sector::{
@@ -22,13 +21,12 @@ use crate::boot_sector::{
     FSINFO_SECTOR, FSINFO_UNKNOWN, MEDIA, SECTOR, SECTOR_U64,
 };
 use crate::contents::Contents;
-use crate::dir_entry::{
-    free_slot, ShortEntry, ATTR_ARCHIVE, ATTR_DIRECTORY, ATTR_VOLUME_ID, SLOT, SLOTS_PER_SECTOR,
-};
+use crate::dir_entry::SLOT;
+use crate::dir_layout::{encode_dir, plan_dir, DirPlan};
 use crate::error::{FatError, Result};
 use crate::fat_table;
-use crate::names::{self, same_name, StoredName};
 use crate::time::FatTime;
+use crate::tree::{preorder, tree, Kind};
 
 /// Reserved sectors before the first FAT, as mkfs.fat and Windows use for
 /// FAT32: boot sector, FSInfo, backup boot sector and backup FSInfo, room.
@@ -38,8 +36,6 @@ const FAT_COUNT: u8 = 2;
 /// differently (rounding, or not subtracting a sector or two) must still
 /// see FAT32, so the formatter keeps a margin above it.
 pub const MIN_CLUSTERS: u32 = FAT32_MIN_CLUSTERS + 1024;
-/// FAT allows a directory 65536 slots.
-const MAX_DIR_SLOTS: usize = 65_536;
 /// Cluster sizes tried, largest first, in sectors: the largest that still
 /// gives FAT32 enough clusters keeps the FAT small.
 const SECTORS_PER_CLUSTER: [u8; 4] = [8, 4, 2, 1];
@@ -85,36 +81,16 @@ pub struct Formatted {
     pub free_clusters: u32,
 }
 
-#[derive(Debug)]
-enum Kind<'a> {
-    Dir(Vec<usize>),
-    File {
-        data: &'a [u8],
-        size: u32,
-        alone: bool,
-    },
-}
-
-#[derive(Debug)]
-struct Node<'a> {
-    name: String,
-    path: String,
-    /// The directory it is in (the root's is itself).
-    parent: usize,
-    kind: Kind<'a>,
-    first_cluster: u32,
-    clusters: u32,
-}
-
-/// One directory's slots: each child's names and first slot, and how many
-/// slots are in use (padding included).
-#[derive(Debug, Default)]
-struct DirPlan {
-    placed: Vec<(usize, StoredName, usize)>,
-    used: usize,
-}
-
-/// Formats `target` (from its byte 0) as FAT32 holding `contents`.
+/// Formats `target` (from its byte 0 to `options.size`) as FAT32 holding
+/// `contents`: the largest cluster size from 512 to 4096 bytes that leaves
+/// at least [`MIN_CLUSTERS`], files contiguous, directories sorted by name.
+///
+/// The target need not be zeroed: the reserved sectors, both FATs, every
+/// directory cluster and every file cluster are written whole. Free clusters
+/// are left as they are (a hole in a new file), which no reader looks at;
+/// the same input gives the same bytes on any target that starts zeroed,
+/// such as a new file or an empty `Vec`, which also get the volume's full
+/// length.
 pub fn format<W: Write + Seek>(
     target: &mut W,
     options: &FormatOptions,
@@ -328,250 +304,6 @@ fn choose_geometry(options: &FormatOptions, label: Option<[u8; 11]>) -> Result<B
     let min = u64::from(MIN_CLUSTERS);
     let minimum = (reserved + fats * fat_sectors_for(min) + min) * SECTOR_U64;
     Err(FatError::VolumeTooSmall { size, minimum })
-}
-
-/// Builds the tree of `contents`: node 0 is the root, children sorted by
-/// name.
-fn tree<'a>(contents: &Contents<'a>) -> Result<Vec<Node<'a>>> {
-    let mut nodes = vec![Node {
-        name: String::new(),
-        path: "/".to_string(),
-        parent: 0,
-        kind: Kind::Dir(Vec::new()),
-        first_cluster: 0,
-        clusters: 0,
-    }];
-    for dir in &contents.dirs {
-        let parts = parts_of(dir)?;
-        make_dirs(&mut nodes, &parts)?;
-    }
-    for file in &contents.files {
-        let parts = parts_of(&file.path)?;
-        let Some((name, parents)) = parts.split_last() else {
-            return Err(bad(&file.path, "a file needs a name"));
-        };
-        let parent = make_dirs(&mut nodes, parents)?;
-        let path = join(parts.as_slice());
-        if child(&nodes, parent, name).is_some() {
-            return Err(bad(&path, "given twice (FAT names are case-insensitive)"));
-        }
-        let size = file.reserve.unwrap_or(file.data.len() as u64);
-        if size < file.data.len() as u64 {
-            return Err(bad(&path, "the reserved size is smaller than the data"));
-        }
-        let size = u32::try_from(size)
-            .map_err(|_| bad(&path, "larger than FAT32's largest file (4 GiB - 1)"))?;
-        add_child(
-            &mut nodes,
-            parent,
-            Node {
-                name: name.to_string(),
-                path,
-                parent,
-                kind: Kind::File {
-                    data: file.data,
-                    size,
-                    alone: file.alone_in_sector,
-                },
-                first_cluster: 0,
-                clusters: 0,
-            },
-        );
-    }
-    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-    for node in &mut nodes {
-        if let Kind::Dir(children) = &mut node.kind {
-            children.sort_by(|&a, &b| names.get(a).cmp(&names.get(b)));
-        }
-    }
-    Ok(nodes)
-}
-
-fn bad(path: &str, why: &'static str) -> FatError {
-    FatError::BadContents {
-        path: path.to_string(),
-        why,
-    }
-}
-
-fn join(parts: &[&str]) -> String {
-    format!("/{}", parts.join("/"))
-}
-
-/// A path's components, each a valid long name.
-fn parts_of(path: &str) -> Result<Vec<&str>> {
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    for part in &parts {
-        names::validate_long(part).map_err(|e| match e {
-            FatError::InvalidName { why, .. } => bad(&join(&parts), why),
-            e => e,
-        })?;
-    }
-    Ok(parts)
-}
-
-fn child(nodes: &[Node<'_>], dir: usize, name: &str) -> Option<usize> {
-    match &nodes.get(dir)?.kind {
-        Kind::Dir(children) => children
-            .iter()
-            .copied()
-            .find(|&c| nodes.get(c).is_some_and(|n| same_name(&n.name, name))),
-        Kind::File { .. } => None,
-    }
-}
-
-fn add_child<'a>(nodes: &mut Vec<Node<'a>>, parent: usize, node: Node<'a>) -> usize {
-    let index = nodes.len();
-    nodes.push(node);
-    if let Some(Kind::Dir(children)) = nodes.get_mut(parent).map(|n| &mut n.kind) {
-        children.push(index);
-    }
-    index
-}
-
-/// Makes the directories of `parts` as needed; returns the last one.
-fn make_dirs(nodes: &mut Vec<Node<'_>>, parts: &[&str]) -> Result<usize> {
-    let mut at = 0;
-    for (depth, part) in parts.iter().enumerate() {
-        let path = join(parts.get(..=depth).unwrap_or(parts));
-        at = match child(nodes, at, part) {
-            Some(c) => {
-                if !matches!(nodes.get(c).map(|n| &n.kind), Some(Kind::Dir(_))) {
-                    return Err(bad(&path, "a file where a directory is needed"));
-                }
-                c
-            }
-            None => add_child(
-                nodes,
-                at,
-                Node {
-                    name: part.to_string(),
-                    path,
-                    parent: at,
-                    kind: Kind::Dir(Vec::new()),
-                    first_cluster: 0,
-                    clusters: 0,
-                },
-            ),
-        };
-    }
-    Ok(at)
-}
-
-/// Nodes in depth-first order, the root first, children in name order.
-fn preorder(nodes: &[Node<'_>]) -> Vec<usize> {
-    let mut out = Vec::with_capacity(nodes.len());
-    let mut stack = vec![0usize];
-    while let Some(i) = stack.pop() {
-        out.push(i);
-        if let Some(Kind::Dir(children)) = nodes.get(i).map(|n| &n.kind) {
-            stack.extend(children.iter().rev());
-        }
-    }
-    out
-}
-
-/// Lays out one directory's slots: the label or `.` and `..`, then each
-/// child. No entry straddles two sectors (so renames stay one-sector
-/// writes), and a file asked to be alone gets a sector to itself.
-fn plan_dir(nodes: &[Node<'_>], dir: usize, children: &[usize], label: bool) -> Result<DirPlan> {
-    let is_root = dir == 0;
-    let mut plan = DirPlan {
-        placed: Vec::new(),
-        used: if is_root { usize::from(label) } else { 2 },
-    };
-    let mut taken: HashSet<[u8; 11]> = HashSet::new();
-    let path = nodes.get(dir).map_or("/", |n| n.path.as_str());
-    for &c in children {
-        let Some(node) = nodes.get(c) else { continue };
-        let stored = names::store(&node.name, |n| taken.contains(n)).map_err(|e| match e {
-            FatError::NoAliasLeft { .. } => FatError::NoAliasLeft {
-                path: node.path.clone(),
-            },
-            e => e,
-        })?;
-        taken.insert(stored.short);
-        let n = stored.slots();
-        let alone = matches!(node.kind, Kind::File { alone: true, .. });
-        let to_sector = |at: usize| at.div_ceil(SLOTS_PER_SECTOR) * SLOTS_PER_SECTOR;
-        if alone {
-            if n > SLOTS_PER_SECTOR {
-                return Err(bad(
-                    &node.path,
-                    "its name takes more than the 16 slots of a sector, so it cannot be alone in one",
-                ));
-            }
-            plan.used = to_sector(plan.used);
-        } else if plan.used % SLOTS_PER_SECTOR + n > SLOTS_PER_SECTOR && n <= SLOTS_PER_SECTOR {
-            plan.used = to_sector(plan.used);
-        }
-        plan.placed.push((c, stored, plan.used));
-        plan.used += n;
-        if alone {
-            plan.used = to_sector(plan.used);
-        }
-        if plan.used > MAX_DIR_SLOTS {
-            return Err(bad(path, "more than 65536 directory slots"));
-        }
-    }
-    Ok(plan)
-}
-
-/// The bytes of a directory's clusters: slots in use (padding as free
-/// slots), then zeros, which end the directory.
-fn encode_dir(
-    nodes: &[Node<'_>],
-    dir: usize,
-    plan: Option<&DirPlan>,
-    label: Option<[u8; 11]>,
-    time: FatTime,
-    cluster_size: u32,
-) -> Vec<u8> {
-    let Some(node) = nodes.get(dir) else {
-        return Vec::new();
-    };
-    let len = u64::from(node.clusters) * u64::from(cluster_size);
-    let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
-    let mut put = |index: usize, slot: &[u8; SLOT]| {
-        if let Some(dst) = bytes.get_mut(index * SLOT..(index + 1) * SLOT) {
-            dst.copy_from_slice(slot);
-        }
-    };
-    let used = plan.map_or(0, |p| p.used);
-    for i in 0..used {
-        put(i, &free_slot());
-    }
-    if dir == 0 {
-        if let Some(label) = label {
-            put(0, &ShortEntry::new(label, ATTR_VOLUME_ID, 0, time).encode());
-        }
-    } else {
-        let mut dot = ShortEntry::new(*b".          ", ATTR_DIRECTORY, 0, time);
-        dot.first_cluster = node.first_cluster;
-        put(0, &dot.encode());
-        let mut dotdot = ShortEntry::new(*b"..         ", ATTR_DIRECTORY, 0, time);
-        // `..` of a directory in the root says 0, not the root's cluster.
-        dotdot.first_cluster = match node.parent {
-            0 => 0,
-            p => nodes.get(p).map_or(0, |n| n.first_cluster),
-        };
-        put(1, &dotdot.encode());
-    }
-    for (child, stored, start) in plan.map_or(&[][..], |p| p.placed.as_slice()) {
-        let Some(c) = nodes.get(*child) else { continue };
-        for (k, slot) in stored.lfn.iter().enumerate() {
-            put(start + k, slot);
-        }
-        let (attr, size) = match c.kind {
-            Kind::Dir(_) => (ATTR_DIRECTORY, 0),
-            Kind::File { size, .. } => (ATTR_ARCHIVE, size),
-        };
-        let mut entry = ShortEntry::new(stored.short, attr, stored.case_flags, time);
-        entry.first_cluster = c.first_cluster;
-        entry.size = size;
-        put(start + stored.lfn.len(), &entry.encode());
-    }
-    bytes
 }
 
 fn write_at<W: Write + Seek>(target: &mut W, sector: u64, data: &[u8]) -> Result<()> {

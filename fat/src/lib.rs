@@ -50,6 +50,7 @@ mod boot_sector;
 mod contents;
 mod device;
 mod dir_entry;
+mod dir_layout;
 mod directory;
 mod error;
 mod fat_table;
@@ -58,6 +59,7 @@ mod names;
 mod overwrite;
 mod rename;
 mod time;
+mod tree;
 mod volume;
 mod window;
 
