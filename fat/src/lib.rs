@@ -39,6 +39,33 @@
 //! the volume inconsistent. The caller makes writes durable with its own
 //! fsync, and writes only files that no boot in progress depends on.
 //!
+//! ```
+//! use std::io::Cursor;
+//! use cairn_fat::{format, Contents, FileSpec, FormatOptions, Volume};
+//!
+//! let entry = b"title Cairn\nlinux /cairn/1/linux\n";
+//! let kernel = vec![0x4d; 100_000];
+//! let mut contents = Contents::new();
+//! contents
+//!     .add(FileSpec::new("loader/entries/cairn-1+3-0.conf", entry).alone_in_sector())
+//!     .add(FileSpec::new("cairn/1/linux", &kernel).reserve(1 << 20));
+//! let mut image = Cursor::new(Vec::new());
+//! let options = FormatOptions::new(34 << 20, 0x1234_5678, "CAIRN-ESP", 1_700_000_000);
+//! format(&mut image, &options, &contents)?;
+//!
+//! let mut esp = Volume::open(image)?;
+//! let text = b"title Cairn (tried)\nlinux /cairn/1/linux\n";
+//! esp.write_head("loader/entries/cairn-1+3-0.conf", text)?;
+//! let outcome = esp.rename(
+//!     "loader/entries/cairn-1+3-0.conf",
+//!     "cairn-1+2-1.conf",
+//!     Some(text.len() as u64),
+//! )?;
+//! assert!(outcome.is_atomic());
+//! assert_eq!(esp.read_file("loader/entries/cairn-1+2-1.conf", 4096)?, text);
+//! # Ok::<(), cairn_fat::FatError>(())
+//! ```
+//!
 //! This runs inside PID 1 and on update paths that may meet a damaged disk:
 //! no panics, no unsafe code, every on-disk field checked before use, chain
 //! walks and directory walks bounded.
