@@ -15,6 +15,11 @@
 #   bubblewrap       bwrap: the baseline of cairn-bench's sandbox start benchmark
 #   runit            svlogd: the baseline of cairn-bench's logging benchmark
 #   ca-certificates  the host's CA bundle, the default CA of a syslog+tls remote
+#
+# The tests need a few more (cairn_test_deps):
+#
+#   dosfstools       fsck.fat: every ESP the tests make must pass `fsck.fat -n`
+#   mtools           mdir, mtype: an independent reader of the FAT volumes
 
 set -euo pipefail
 
@@ -120,4 +125,10 @@ cairn_host_deps() {
         cairn_say "cargo is missing: install a Rust toolchain, 1.89 or newer for the test suite (the binaries alone need 1.87), for example with rustup"
         exit 1
     fi
+}
+
+cairn_test_deps() {
+    cairn_host_deps
+    cairn_say "checking the packages the tests use"
+    cairn_install_packages dosfstools mtools
 }

@@ -34,10 +34,10 @@ fn fixtures(device: &Device) {
     fs::write(
         root.join("jobs/backup/history.jsonl"),
         concat!(
-            r#"{"job":"backup","reason":"schedule","scheduled":null,"start":"2026-12-03T02:30:00Z","end":"2026-12-03T02:31:00Z","exit":"status 1","code":1,"signal":null,"timed_out":false,"log":"/data/logs/backup"}"#,
+            r#"{"job":"backup","reason":"schedule","scheduled":null,"start":"2026-12-03T02:30:00Z","end":"2026-12-03T02:31:00Z","exit":"status 1","code":1,"signal":null,"timed_out":false,"log":"/var/log/backup"}"#,
             "\n",
             "not json\n",
-            r#"{"job":"backup","reason":"schedule","scheduled":null,"start":"2026-12-04T02:30:00Z","end":"2026-12-04T02:31:00Z","exit":"status 0","code":0,"signal":null,"timed_out":false,"log":"/data/logs/backup"}"#,
+            r#"{"job":"backup","reason":"schedule","scheduled":null,"start":"2026-12-04T02:30:00Z","end":"2026-12-04T02:31:00Z","exit":"status 0","code":0,"signal":null,"timed_out":false,"log":"/var/log/backup"}"#,
             "\n"
         ),
     )

@@ -162,7 +162,7 @@ pub fn bank_of(content: &str) -> Option<Bank> {
     options
         .split([' ', '\t'])
         .filter_map(|word| word.strip_prefix(&prefix))
-        .last()
+        .next_back()
         .and_then(|letter| match letter {
             "a" => Some(Bank::A),
             "b" => Some(Bank::B),
