@@ -14,17 +14,8 @@ const STATUS: &str = r#"{"instances":[
   {"app":"web","instance":1,"state":"red","pid":null,"restarts":5,"last_exit":"status 3","reason":"crashed 5 times in 60s","status":"say \"hi\"\n"}
 ]}"#;
 
-const SYSTEM: &str = r#"{
-  "system": {"hostname": "edge-01", "board": "qemu-x86_64", "version": "1.0.0", "build": 7,
-             "bank": "a", "blessed": true, "uptime_s": 812, "boot": 3},
-  "banks": {"a": {"version": "1.0.0", "build": 7, "state": "running"},
-            "b": {"version": "0.9.0", "build": 6, "state": "good"}},
-  "last_update": {"outcome": "blessed", "from": {"version": "0.9.0", "build": 6},
-                  "to": {"version": "1.0.0", "build": 7}, "at": "2026-12-04T09:12:40Z",
-                  "reason": null, "app": null, "stderr": []},
-  "pid1": {"rss_kib": 1800, "uptime_s": 815},
-  "log_drops": {"web": 4, "we\"ird": 1}
-}"#;
+/// As PID 1 writes it (its own test renders exactly this file).
+const SYSTEM: &str = include_str!("fixtures/system.json");
 
 fn fixtures(device: &Device) {
     let root = device.root();
@@ -58,6 +49,20 @@ fn fixtures(device: &Device) {
     )
     .unwrap();
     fs::write(root.join("proc/uptime"), "100.00 50.00\n").unwrap();
+    // PID 1 itself, started 2 s after the kernel.
+    fs::create_dir_all(root.join("proc/1")).unwrap();
+    let mut fields = vec!["0"; 40];
+    fields[18] = "200";
+    fs::write(
+        root.join("proc/1/stat"),
+        format!("1 (cairn-init) S {}\n", fields.join(" ")),
+    )
+    .unwrap();
+    fs::write(
+        root.join("proc/1/status"),
+        "Name:\tcairn-init\nVmRSS:\t1800 kB\n",
+    )
+    .unwrap();
 }
 
 #[tokio::test]
@@ -71,10 +76,11 @@ async fn status_is_what_pid_1_wrote_in_the_documented_shape() {
     let status = reply.json();
     assert_eq!(
         status["system"],
-        serde_json::json!({"hostname": "edge-01", "board": "qemu-x86_64", "version": "1.0.0",
-                           "build": 7, "bank": "a", "blessed": true, "uptime_s": 812, "boot": 3})
+        serde_json::json!({"hostname": "edge-01", "board": "qemu-x86_64", "version": "bbbb",
+                           "build": 8, "bank": "b", "blessed": true, "uptime_s": 100, "boot": 3})
     );
-    assert_eq!(status["banks"]["b"]["state"], "good");
+    assert_eq!(status["banks"]["a"]["state"], "good");
+    assert_eq!(status["banks"]["b"]["state"], "running");
     assert_eq!(status["apps"][1]["app"], "web");
     assert_eq!(status["apps"][1]["instance"], 1);
     assert_eq!(status["apps"][1]["last_exit"], "status 3");
@@ -85,7 +91,8 @@ async fn status_is_what_pid_1_wrote_in_the_documented_shape() {
                             "end": "2026-12-04T02:31:00Z", "exit": "status 0"}}])
     );
     assert_eq!(status["last_update"]["outcome"], "blessed");
-    assert_eq!(status["last_update"]["to"]["build"], 7);
+    assert_eq!(status["last_update"]["to"]["build"], 8);
+    assert_eq!(status["last_update"]["at"], "1970-01-01T00:00:05.000000Z");
     assert!(status.get("problems").is_none());
 }
 
@@ -176,13 +183,13 @@ async fn metrics_pass_promtool_and_carry_the_documented_families() {
         "cairn_app_uptime_seconds{app=\"web\",instance=\"0\"} 50",
         "cairn_app_memory_bytes{app=\"web\",instance=\"0\"} 1048576",
         "cairn_app_cpu_seconds_total{app=\"web\",instance=\"0\"} 1.5",
-        "cairn_log_dropped_lines_total{source=\"web\"} 4",
-        "cairn_log_dropped_lines_total{source=\"we\\\"ird\"} 1",
+        "cairn_log_dropped_lines_total{source=\"web\"} 12",
         "cairn_job_runs_total{job=\"backup\",outcome=\"success\"} 1",
         "cairn_job_runs_total{job=\"backup\",outcome=\"failure\"} 1",
         "cairn_pid1_resident_bytes 1843200",
-        "cairn_pid1_uptime_seconds 815",
+        "cairn_pid1_uptime_seconds 98",
         "cairn_boot_blessed 1",
+        // From this boot's configuration.
         "cairn_info{version=\"1.0.0\",build=\"7\",bank=\"a\",board=\"qemu-x86_64\"} 1",
     ] {
         assert!(text.lines().any(|l| l == sample), "{sample}\n{text}");

@@ -95,6 +95,10 @@ pub struct Hub {
     logger_exe: PathBuf,
     /// Where the hub's own notices go besides the record stream.
     console: fn(u8, &str),
+    /// Lines lost to the logs since the hub started, by source (console
+    /// lines left out for the console's rate are not lost: they are in the
+    /// logs).
+    dropped: BTreeMap<String, u64>,
 }
 
 impl Hub {
@@ -113,6 +117,7 @@ impl Hub {
             spawned: Vec::new(),
             logger_exe: PathBuf::from(SELF_EXE),
             console: |_, _| {},
+            dropped: BTreeMap::new(),
         }
     }
 
@@ -397,11 +402,13 @@ impl Hub {
             _ => "logger not running",
         };
         for (source, count) in self.outbox.take_drops() {
+            *self.dropped.entry(source.clone()).or_default() += count;
             self.note(4, format!("dropped {count} lines from {source}: {reason}"));
         }
         let mut reports = Vec::new();
         for (source, limits) in &mut self.limits {
             if let Some(n) = limits.logger.take_report(now) {
+                *self.dropped.entry(source.clone()).or_default() += n;
                 reports.push((
                     4,
                     format!(
@@ -423,6 +430,11 @@ impl Hub {
         for (severity, message) in reports {
             self.note(severity, message);
         }
+    }
+
+    /// Lines lost to the logs since the hub started, by source.
+    pub fn dropped(&self) -> &BTreeMap<String, u64> {
+        &self.dropped
     }
 
     /// Sends sealed batches until the socket would block.
@@ -520,6 +532,19 @@ mod tests {
                 .any(|l| l.ends_with("cairn warn dropped 50 lines from chatty: over 100 lines/s")),
             "{ring:?}"
         );
+        // And counted for the metrics, which never go back.
+        assert_eq!(hub.dropped().get("chatty"), Some(&50));
+        for i in 0..1000 {
+            hub.app_line(
+                "chatty",
+                Stream::Stdout,
+                format!("{i}"),
+                now + Duration::from_secs(2),
+            );
+        }
+        hub.report_drops(now + Duration::from_secs(3));
+        let total = hub.dropped().get("chatty").copied().unwrap_or(0);
+        assert!(total > 50 + 500, "{total}");
     }
 
     #[test]

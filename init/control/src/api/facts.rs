@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::config::Config;
 
-use super::sources::{self, Instance, JobRun, SystemFile};
+use super::sources::{self, Instance, JobRun, Pid1Facts, SystemFile};
 
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -31,6 +31,16 @@ impl Facts {
             Ok(jobs) => facts.jobs = jobs,
             Err(e) => facts.problems.push(e.to_string()),
         }
+        // What the kernel knows of the system and of PID 1 is read here,
+        // fresh, rather than from a file PID 1 would have to keep current.
+        let proc = &config.paths.proc;
+        if let Some(system) = facts.system.system.as_mut() {
+            system.uptime_s = sources::system_uptime(proc).map(|s| s as u64);
+        }
+        facts.system.pid1 = Some(Pid1Facts {
+            rss_kib: sources::process_rss_kib(proc, 1),
+            uptime_s: sources::process_uptime(proc, 1).map(|s| s as u64),
+        });
         facts
     }
 }

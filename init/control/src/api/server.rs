@@ -107,18 +107,26 @@ async fn connection(server: Server, tcp: tokio::net::TcpStream, peer: SocketAddr
     let limits = &server.context.limits;
     let log = &server.context.log;
     let _ = tcp.set_nodelay(true);
-    let tls =
-        match tokio::time::timeout(limits.handshake_timeout, server.acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                log.line(&format!("{peer}: handshake refused: {e}"));
-                return;
-            }
-            Err(_) => {
-                log.line(&format!("{peer}: handshake timed out"));
-                return;
-            }
-        };
+    // A connection closed before its first byte is a port probe (PID 1's
+    // health check of this service is one, every few seconds): not worth
+    // a log line.
+    // One deadline for the probe and the handshake together.
+    let deadline = tokio::time::Instant::now() + limits.handshake_timeout;
+    let mut first = [0u8; 1];
+    if let Ok(Ok(0)) = tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
+        return;
+    }
+    let tls = match tokio::time::timeout_at(deadline, server.acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            log.line(&format!("{peer}: handshake refused: {e}"));
+            return;
+        }
+        Err(_) => {
+            log.line(&format!("{peer}: handshake timed out"));
+            return;
+        }
+    };
     let identity = tls
         .get_ref()
         .1

@@ -107,7 +107,8 @@ pub struct SystemFile {
     pub banks: Option<BankStates>,
     #[serde(default)]
     pub last_update: Option<LastUpdate>,
-    #[serde(default)]
+    /// Read from `/proc`, never from the file.
+    #[serde(skip)]
     pub pid1: Option<Pid1Facts>,
     #[serde(default)]
     pub log_drops: Option<BTreeMap<String, u64>>,
@@ -127,7 +128,8 @@ pub struct SystemFacts {
     pub bank: Option<String>,
     #[serde(default)]
     pub blessed: Option<bool>,
-    #[serde(default)]
+    /// Read from `/proc/uptime`, never from the file.
+    #[serde(skip_deserializing)]
     pub uptime_s: Option<u64>,
     #[serde(default)]
     pub boot: Option<u64>,
@@ -177,11 +179,9 @@ pub struct LastUpdate {
     pub stderr: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pid1Facts {
-    #[serde(default)]
     pub rss_kib: Option<u64>,
-    #[serde(default)]
     pub uptime_s: Option<u64>,
 }
 
@@ -301,9 +301,43 @@ pub fn process_uptime(proc: &Path, pid: i32) -> Option<f64> {
     Some((uptime - start_ticks as f64 / ticks).max(0.0))
 }
 
+/// Seconds since the kernel started (`<proc>/uptime`).
+pub fn system_uptime(proc: &Path) -> Option<f64> {
+    let uptime = String::from_utf8(read_bounded(&proc.join("uptime")).ok()??).ok()?;
+    uptime.split_ascii_whitespace().next()?.parse().ok()
+}
+
+/// A process's resident memory in KiB (`VmRSS` of `<proc>/<pid>/status`).
+pub fn process_rss_kib(proc: &Path, pid: i32) -> Option<u64> {
+    let status =
+        String::from_utf8(read_bounded(&proc.join(pid.to_string()).join("status")).ok()??).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .split_ascii_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uptime_and_memory_come_from_proc() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("uptime"), "812.45 1600.00\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("1")).unwrap();
+        std::fs::write(
+            dir.path().join("1/status"),
+            "Name:\tcairn-init\nVmRSS:\t    3416 kB\nThreads:\t2\n",
+        )
+        .unwrap();
+        assert_eq!(system_uptime(dir.path()), Some(812.45));
+        assert_eq!(process_rss_kib(dir.path(), 1), Some(3416));
+        assert_eq!(process_rss_kib(dir.path(), 2), None);
+    }
 
     #[test]
     fn types_are_strict_and_members_optional() {
@@ -311,8 +345,11 @@ mod tests {
             r#"{"system":{"blessed":true,"uptime_s":5},"pid1":{"rss_kib":900},"new_member":1}"#,
         )
         .unwrap();
-        assert_eq!(system.system.unwrap().blessed, Some(true));
-        assert_eq!(system.pid1.unwrap().rss_kib, Some(900));
+        let facts = system.system.unwrap();
+        assert_eq!(facts.blessed, Some(true));
+        // Read from /proc, never taken from the file.
+        assert_eq!(facts.uptime_s, None);
+        assert_eq!(system.pid1, None);
         assert!(serde_json::from_str::<SystemFile>(r#"{"system":{"blessed":"yes"}}"#).is_err());
         assert!(serde_json::from_str::<SystemFile>(r#"{"log_drops":{"web":-1}}"#).is_err());
         assert!(serde_json::from_str::<StatusFile>(r#"{"instances":[{"app":"web"}]}"#).is_err());

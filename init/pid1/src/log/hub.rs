@@ -41,6 +41,11 @@ pub fn system_line(severity: u8, message: &str) {
     with(|hub| hub.record(record));
 }
 
+/// Lines lost to the logs since boot, by source.
+pub fn dropped() -> std::collections::BTreeMap<String, u64> {
+    with(|hub| hub.dropped().clone())
+}
+
 /// True when the reaped child `pid` was a logger process: the supervisor
 /// then has nothing to do with it (the hub noticed its end on its socket).
 pub fn reaped_logger(pid: i32) -> bool {

@@ -34,6 +34,7 @@ impl Runtime {
             booted_at: self.booted_at,
             entries: &self.entries,
             last_update: self.gate.last(),
+            log_drops: &self.log_drops,
         });
         if let Err(err) =
             cairn_sys::fs::write_atomically(Path::new(cairn_layout::run::SYSTEM), text.as_bytes())

@@ -90,6 +90,8 @@ struct Runtime {
     /// A reboot an operator asked for, waiting for its time.
     planned_reboot: Option<PlannedReboot>,
     lock_timeout: Duration,
+    /// Log lines lost, by source, as the system file last said.
+    log_drops: std::collections::BTreeMap<String, u64>,
 }
 
 /// Step 7's groundwork: moves PID 1 into `cairn/init` of the cgroup tree and
@@ -210,6 +212,7 @@ pub(crate) fn run(booted: Booted) -> ! {
         control,
         planned_reboot: None,
         lock_timeout,
+        log_drops: std::collections::BTreeMap::new(),
     };
     runtime.scan_entries();
     runtime.write_system_file();
@@ -336,6 +339,17 @@ impl Runtime {
         self.check_trial_deadline(Instant::now());
         self.serve_requests();
         self.check_planned_reboot();
+        self.publish_log_drops();
         request
+    }
+
+    /// Rewrites the system file when lines were lost since it was written,
+    /// so the control API's counters of them stay current.
+    fn publish_log_drops(&mut self) {
+        let dropped = hub::dropped();
+        if dropped != self.log_drops {
+            self.log_drops = dropped;
+            self.write_system_file();
+        }
     }
 }

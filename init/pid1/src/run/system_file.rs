@@ -22,6 +22,8 @@ pub struct SystemFacts<'a> {
     pub booted_at: u64,
     pub entries: &'a [Listed],
     pub last_update: Option<&'a Record>,
+    /// Log lines lost since boot, by source.
+    pub log_drops: &'a std::collections::BTreeMap<String, u64>,
 }
 
 fn build(build: Option<u64>) -> String {
@@ -89,7 +91,7 @@ fn last_update(record: Option<&Record>, on_trial: bool) -> String {
         quote(outcome),
         side(&record.from),
         side(&record.to),
-        record.at,
+        quote(&cairn_logging::record::rfc3339(std::time::Duration::from_secs(record.at))),
         text(&record.reason),
         text(&record.app),
         stderr.join(",")
@@ -101,7 +103,7 @@ pub fn render(facts: &SystemFacts<'_>) -> String {
     format!(
         "{{\"system\":{{\"hostname\":{},\"board\":{},\"version\":{},\"build\":{},\"bank\":{},\
          \"blessed\":{},\"boot\":{},\"booted_at\":{}}},\"banks\":{{\"a\":{},\"b\":{}}},\
-         \"last_update\":{}}}\n",
+         \"last_update\":{},\"log_drops\":{{{}}}}}\n",
         quote(facts.hostname),
         quote(facts.board),
         quote(&facts.me.version),
@@ -114,7 +116,13 @@ pub fn render(facts: &SystemFacts<'_>) -> String {
         facts.booted_at,
         bank('a', facts),
         bank('b', facts),
-        last_update(facts.last_update, facts.on_trial)
+        last_update(facts.last_update, facts.on_trial),
+        facts
+            .log_drops
+            .iter()
+            .map(|(source, count)| format!("{}:{count}", quote(source)))
+            .collect::<Vec<_>>()
+            .join(",")
     )
 }
 
@@ -164,16 +172,12 @@ mod tests {
             booted_at: 100,
             entries: &entries,
             last_update: Some(&last),
+            log_drops: &[("web".to_string(), 12)].into_iter().collect(),
         });
+        // The control API's tests read this very file: one contract.
         assert_eq!(
             text,
-            "{\"system\":{\"hostname\":\"edge-01\",\"board\":\"qemu-x86_64\",\"version\":\"bbbb\",\
-             \"build\":8,\"bank\":\"b\",\"blessed\":true,\"boot\":3,\"booted_at\":100},\
-             \"banks\":{\"a\":{\"version\":\"aaaa\",\"build\":7,\"state\":\"good\"},\
-             \"b\":{\"version\":\"bbbb\",\"build\":8,\"state\":\"running\"}},\
-             \"last_update\":{\"outcome\":\"blessed\",\"from\":{\"version\":\"aaaa\",\"build\":7,\
-             \"bank\":\"a\"},\"to\":{\"version\":\"bbbb\",\"build\":8,\"bank\":\"b\"},\"at\":5,\
-             \"reason\":null,\"app\":null,\"stderr\":[]}}\n"
+            include_str!("../../../control/tests/fixtures/system.json")
         );
     }
 
@@ -194,6 +198,7 @@ mod tests {
             booted_at: 0,
             entries: &[],
             last_update: None,
+            log_drops: &Default::default(),
         });
         assert!(
             text.contains("\"a\":{\"version\":\"aaaa\",\"build\":null,\"state\":\"running\"}"),
