@@ -112,12 +112,12 @@ fn ports_stay_within_65535_after_offset_and_instances() {
         "7:8: app `web` port `http` (instance 1) would listen on port 65536 (65535 + port_offset 0 + instance 1), beyond 65535"
     );
     let text = format!(
-        "version = 1\n[system]\nport_offset = 60000\n{}",
+        "version = 1\n[system]\nport_offset = 58000\n{}",
         app("web", 8080, 1)
     );
     assert_eq!(
         error(&text),
-        "9:8: app `web` port `http` would listen on port 68080 (8080 + port_offset 60000 + instance 0), beyond 65535"
+        "9:8: app `web` port `http` would listen on port 66080 (8080 + port_offset 58000 + instance 0), beyond 65535"
     );
     assert_eq!(
         error("version = 1\n[system]\nport_offset = 70000\n"),

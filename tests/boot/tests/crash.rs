@@ -21,19 +21,19 @@ const CRASH_DELAY: Duration = Duration::from_secs(10);
 #[test]
 fn a_fatal_error_reboots_after_a_delay_and_leaves_the_boot_unblessed() {
     let _serial = serial();
-    // A board whose command line names a bank that does not exist: PID 1
-    // cannot know what to mount, which is fatal.
+    // A board that leaves out the squashfs driver: PID 1 cannot mount the
+    // bank, which leaves nothing to run and is fatal.
     let board_dir = tempfile::tempdir().unwrap();
     let board_path = board_dir.path().join("broken.toml");
     let board = std::fs::read_to_string(workspace::default_board()).unwrap();
-    let broken = board.replacen("cmdline = \"", "cmdline = \"cairn.bank=x ", 1);
-    assert_ne!(board, broken, "the default board has no cmdline to extend");
+    let broken = board.replacen("\"squashfs\",", "", 1);
+    assert_ne!(board, broken, "the default board loads no squashfs module");
     std::fs::write(&board_path, broken).unwrap();
 
     let system = TestSystem::build_for_board("crash", MANIFEST, &board_path);
     let vm = system.boot(&[]);
 
-    let first = vm.wait_for("cairn: FATAL: kernel command line: cairn.bank must be a or b");
+    let first = vm.wait_for("cairn: FATAL: cannot mount bank a");
     // The machine reboots by itself, after the delay, into the same entry.
     let again = vm.wait_for_after(first.index + 1, "cairn: init started", BOOT_TIMEOUT);
     assert!(
@@ -43,7 +43,7 @@ fn a_fatal_error_reboots_after_a_delay_and_leaves_the_boot_unblessed() {
     );
     vm.wait_for_after(
         again.index,
-        "cairn: FATAL: kernel command line",
+        "cairn: FATAL: cannot mount bank a",
         BOOT_TIMEOUT,
     );
     assert!(vm.lines_matching("cairn: app idle started").is_empty());
