@@ -20,6 +20,7 @@
 #
 #   dosfstools       fsck.fat: every ESP the tests make must pass `fsck.fat -n`
 #   mtools           mdir, mtype: an independent reader of the FAT volumes
+#   curl             the control API as any TLS client sees it (mutual TLS)
 
 set -euo pipefail
 
@@ -130,5 +131,5 @@ cairn_host_deps() {
 cairn_test_deps() {
     cairn_host_deps
     cairn_say "checking the packages the tests use"
-    cairn_install_packages dosfstools mtools
+    cairn_install_packages dosfstools mtools curl
 }

@@ -26,6 +26,7 @@
 
 pub mod bench;
 pub mod certs;
+pub mod cli;
 pub mod disk;
 pub mod http;
 pub mod machine;
@@ -36,10 +37,11 @@ pub mod workspace;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use cli::{Cli, Ran};
 pub use disk::{DiskSnapshot, PartitionInfo};
 pub use http::Response;
 pub use machine::{Found, Machine, BOOT_TIMEOUT, STEP_TIMEOUT};
-pub use system::{free_port, TestSystem};
+pub use system::{free_port, Next, TestSystem};
 
 /// The demo system (examples/hello) as the boot tests and the benchmark
 /// build it, with the bundle taken from the harness's `bin/` directory.

@@ -49,6 +49,23 @@ impl TestSystem {
         board_path: &Path,
         prepare: impl FnOnce(&Path),
     ) -> TestSystem {
+        TestSystem::build_full(name, manifest, board_path, None, prepare)
+    }
+
+    /// [`TestSystem::build`] with an explicit build number, so a test can
+    /// later make an older one.
+    pub fn build_numbered(name: &str, manifest: &str, build_number: u64) -> TestSystem {
+        let board = workspace::default_board();
+        TestSystem::build_full(name, manifest, &board, Some(build_number), |_| {})
+    }
+
+    fn build_full(
+        name: &str,
+        manifest: &str,
+        board_path: &Path,
+        build_number: Option<u64>,
+        prepare: impl FnOnce(&Path),
+    ) -> TestSystem {
         let board_path = board_path.to_path_buf();
         let board = Board::load(&board_path).unwrap_or_else(|e| panic!("{e}"));
         require_host_tools(&board);
@@ -71,7 +88,10 @@ impl TestSystem {
         let output = build_in(
             name,
             dir.path(),
-            &board_path,
+            &Next {
+                board: Some(&board_path),
+                build_number,
+            },
             &manifest_path,
             "out",
             manifest,
@@ -98,12 +118,22 @@ impl TestSystem {
     /// directory (so with the same keys and build numbers), into
     /// `<dir>/<out>`. Its `update.cairn` is what `cairn deploy` takes.
     pub fn build_next(&self, out: &str, manifest: &str) -> BuildOutput {
+        self.build_next_with(out, manifest, &Next::default())
+    }
+
+    /// [`TestSystem::build_next`] for another board or at a given build
+    /// number.
+    pub fn build_next_with(&self, out: &str, manifest: &str, next: &Next<'_>) -> BuildOutput {
         let manifest_path = self.dir.path().join("system.toml");
         std::fs::write(&manifest_path, manifest).unwrap_or_else(|e| panic!("{e}"));
+        let next = Next {
+            board: Some(next.board.unwrap_or(&self.board_path)),
+            build_number: next.build_number,
+        };
         build_in(
             &self.name,
             self.dir.path(),
-            &self.board_path,
+            &next,
             &manifest_path,
             out,
             manifest,
@@ -248,12 +278,21 @@ fn require_host_tools(board: &Board) {
     );
 }
 
+/// What a later build changes: the board, the build number.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Next<'a> {
+    /// Another board file (default: the system's own).
+    pub board: Option<&'a Path>,
+    /// An explicit build number (default: the project's next).
+    pub build_number: Option<u64>,
+}
+
 /// Builds `manifest_path` (whose text is `manifest`) with the binaries in
 /// `dir/bin` and the keys beside the manifest, into `dir/<out>`.
 fn build_in(
     name: &str,
     dir: &Path,
-    board_path: &Path,
+    next: &Next<'_>,
     manifest_path: &Path,
     out: &str,
     manifest: &str,
@@ -262,13 +301,13 @@ fn build_in(
     let output = build(&BuildOptions {
         manifest: manifest_path.to_path_buf(),
         out_dir: dir.join(out),
-        board: Some(board_path.to_path_buf()),
+        board: next.board.map(Path::to_path_buf),
         init_binary: Some(dir.join("bin").join("cairn-init")),
         control_binary: Some(workspace::control_binary()),
         // The project's keys are made beside the manifest, in the
         // temporary directory.
         keys_dir: None,
-        build_number: None,
+        build_number: next.build_number,
         cache_dir: None,
         progress: false,
     })

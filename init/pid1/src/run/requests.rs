@@ -12,6 +12,10 @@ use crate::sys::power::PowerAction;
 /// The largest secret.
 pub const MAX_SECRET: usize = 64 * 1024;
 
+/// How long "now" waits: the reply to the request (and the API's answer to
+/// the operator) must leave the box before its services are stopped.
+const ANSWER_GRACE_SECS: u64 = 2;
+
 /// When a reboot is to happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -197,8 +201,8 @@ impl Runtime {
         }
         let now = unix_now();
         let at = match when {
-            When::Now => now,
-            When::At(at) => at.max(now),
+            When::Now => now + ANSWER_GRACE_SECS,
+            When::At(at) => at.max(now + ANSWER_GRACE_SECS),
         };
         let what = if for_update {
             "reboot into the update"

@@ -11,6 +11,7 @@
 //! cairn-testapp probe OTHER               print what the app can see and do (`testapp: fact K V`), then sleep until SIGTERM
 //! cairn-testapp writable-copy DIR FILE RO write its writable copies DIR and FILE (`testapp: fact K V`); exit 0 after odd starts
 //! cairn-testapp fill-state ROOM HOLD      fill $STATE_DIR until the disk is full, free ROOM MiB, rewrite them after HOLD s, delete all
+//! cairn-testapp deploy-probe TAG SECRET   count starts in $STATE_DIR, tell whether SECRET is there (mode, owner, checksum), sleep until SIGTERM
 //! ```
 
 use std::io::Write;
@@ -21,6 +22,8 @@ use std::time::Duration;
 use signal_hook::consts::SIGTERM;
 use signal_hook::iterator::Signals;
 
+#[path = "testapp/deploy.rs"]
+mod deploy;
 #[path = "testapp/fill.rs"]
 mod fill;
 #[path = "testapp/flood.rs"]
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         ["flood", count, rate] => flood::flood(count, Some(rate)),
         ["tick", ms] => flood::tick(ms),
         ["fill-state", room, hold] => fill::fill_state(room, hold),
+        ["deploy-probe", tag, secret] => deploy::deploy_probe(tag, secret),
         _ => Err(
             "usage: cairn-testapp crash-after SECS [CODE] | orphans N | sleep | ignore-term \
              | cat FILE | ids | http-status CODE | notify-ready"
