@@ -41,7 +41,6 @@ pub struct PayloadStream<'m, R> {
     source: Positioned<R>,
     next: usize,
     chunk_size: usize,
-    buffer: Vec<u8>,
     failed: bool,
 }
 
@@ -54,7 +53,6 @@ impl<'m, R: Read> PayloadStream<'m, R> {
             source: Positioned::new(reader, verified.header_end()),
             next: 0,
             chunk_size: DEFAULT_CHUNK_SIZE,
-            buffer: Vec::new(),
             failed: false,
         }
     }
@@ -93,16 +91,7 @@ impl<'m, R: Read> PayloadStream<'m, R> {
             },
         )?;
         let size = self.chunk_size.min(align_up(payload.size) as usize);
-        if self.buffer.len() < size {
-            self.buffer.resize(size, 0);
-        }
-        hashing::copy(
-            &mut self.source,
-            out,
-            payload,
-            range,
-            &mut self.buffer[..size],
-        )?;
+        hashing::copy(&mut self.source, out, payload, range, size)?;
         self.failed = false;
         self.next += 1;
         Ok(payload)

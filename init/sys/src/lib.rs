@@ -14,6 +14,7 @@ pub mod fs;
 pub mod mount;
 pub mod process;
 pub mod thread_signals;
+pub mod writeback;
 
 use std::io;
 

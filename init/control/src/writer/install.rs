@@ -34,6 +34,7 @@ use crate::protocol::{Problem, UpdateRequest, WriterEvent};
 use super::disk::Disk;
 use super::progress::Progress;
 use super::session::Events;
+use super::writeback::Streaming;
 
 /// What an update writes to.
 #[derive(Clone, Copy)]
@@ -278,10 +279,12 @@ fn write_version<R: Read, F: EspFiles>(
     while let Some(payload) = stream.next_payload() {
         match payload.name {
             PayloadName::Bank => {
-                let mut device = target
-                    .disk
-                    .open_bank(bank)
-                    .map_err(io(format!("opening bank {bank}'s partition")))?;
+                let mut device = Streaming::new(
+                    target
+                        .disk
+                        .open_bank(bank)
+                        .map_err(io(format!("opening bank {bank}'s partition")))?,
+                );
                 let mut out = Progress::new(&mut device, "bank", payload.size, events);
                 stream.copy_next(&mut out).map_err(read)?;
                 out.finish();

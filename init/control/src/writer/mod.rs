@@ -7,6 +7,7 @@ mod install;
 mod progress;
 mod session;
 mod socket;
+mod writeback;
 
 use std::os::unix::net::UnixListener;
 use std::sync::{Arc, Mutex};

@@ -19,6 +19,9 @@
 //!     cairn-bench launch [--starts N]        (as root) one app instance's start,
 //!                                            Cairn's sandbox launch vs bwrap; default 1000
 //!     cairn-bench instances [--counts 1,100] PID 1's memory with N supervised instances
+//!     cairn-bench apply [--runs N] [--bank-mib M]
+//!                                            the update writer's throughput vs dd; default 5 runs, 256 MiB
+//!     cairn-bench deploy [--rounds N]        deploy and rollback times under QEMU; default 3
 //!     cairn-bench logging [--lines N] [--line-bytes B]
 //!                                            one app's lines to the log files, Cairn vs
 //!                                            svlogd; default 1,000,000 lines of 100 bytes
@@ -27,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use cairn_boot_tests::bench::{instances, launch, logging, nextfire};
+use cairn_boot_tests::bench::{apply, deploy, instances, launch, logging, nextfire};
 use cairn_boot_tests::{serial, workspace, TestSystem, HELLO_MANIFEST, STEP_TIMEOUT};
 use cairn_image_builder::build::{build, BuildOptions, BuildOutput};
 use tempfile::TempDir;
@@ -40,6 +43,17 @@ fn main() -> anyhow::Result<()> {
         Some("launch") => {
             let starts = number_option(&all[1..], "--starts")?.unwrap_or(1000);
             return launch::run(starts.max(1));
+        }
+        Some("apply") => {
+            let (runs, bank_mib) = apply_options(&all[1..])?;
+            return apply::run(runs, bank_mib);
+        }
+        Some("deploy") => {
+            let rounds = number_option(&all[1..], "--rounds")?.unwrap_or(3);
+            let _serial = serial();
+            workspace::ensure_release_binaries();
+            machine_line();
+            return deploy::run(rounds.max(1));
         }
         Some("next-fire") => {
             let calls = number_option(&all[1..], "--calls")?.unwrap_or(10_000);
@@ -126,6 +140,29 @@ fn number_option(args: &[String], name: &str) -> anyhow::Result<Option<usize>> {
             .with_context(|| format!("{name} needs a number")),
         other => Err(anyhow!("unexpected arguments {other:?}; expected {name} N")),
     }
+}
+
+/// `--runs N` and `--bank-mib M`, in any order (default 5 and 256).
+fn apply_options(args: &[String]) -> anyhow::Result<(usize, u64)> {
+    let mut runs = 5;
+    let mut bank_mib = 256;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value: u64 = it
+            .next()
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("{flag} needs a number"))?;
+        match flag.as_str() {
+            "--runs" => runs = usize::try_from(value.max(1)).unwrap_or(1),
+            "--bank-mib" => bank_mib = value.max(1),
+            other => {
+                return Err(anyhow!(
+                    "unknown argument {other}; expected --runs N, --bank-mib M"
+                ))
+            }
+        }
+    }
+    Ok((runs, bank_mib))
 }
 
 /// `--lines N` and `--line-bytes B`, in any order (default 1,000,000 and 100).
