@@ -332,3 +332,50 @@ fn every_problem_is_reported_at_once() {
         "{err}"
     );
 }
+
+#[test]
+fn a_selector_runs_under_a_uid_of_its_own() {
+    // Found by search: these two names hash to one uid (462749).
+    assert_eq!(
+        cairn_manifest::app_uid("a1901"),
+        cairn_manifest::selector_uid("s60")
+    );
+    let text = "version = 1\n[apps.a1901]\nbundle = \"b\"\nexec = [\"/b\"]\n[apps.a1901.ports]\nhttp = 8080\n\
+        [services.s60]\napp = \"a1901\"\nport = \"http\"\nlisten = 80\nbalance = \"program\"\n\
+        [services.s60.selector]\nbundle = \"b\"\nexec = [\"/bin/pick\"]\n";
+    assert_eq!(
+        error(text),
+        "12:15: app `a1901` and the selector of service `s60` would both run as uid 462749 (uids are derived from names)"
+    );
+}
+
+#[test]
+fn a_command_line_override_is_checked_like_the_file() {
+    use cairn_manifest::overrides::{parse_with_overrides, Override};
+    let text = www("");
+    let moved = [Override::parse("services.www.listen=8443").unwrap()];
+    let m = parse_with_overrides(&text, Path::new("system.toml"), &moved).unwrap();
+    assert_eq!(m.services["www"].listen, 8443);
+    let clash = [Override::parse("services.www.listen=8080").unwrap()];
+    let err = parse_with_overrides(&text, Path::new("system.toml"), &clash).unwrap_err();
+    assert_eq!(err.len(), 1, "{err}");
+    assert!(
+        err.0[0].message.starts_with("port 8080 is claimed twice"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_listen_is_reported_once() {
+    let text = www(&service("api", "web", "admin", 81))
+        .replace("listen = 80\n", "")
+        .replace("listen = 81\n", "");
+    let messages: Vec<_> = errors(&text).into_iter().map(|d| d.message).collect();
+    assert_eq!(
+        messages,
+        [
+            "[services.www] has no `listen`",
+            "[services.api] has no `listen`"
+        ]
+    );
+}

@@ -88,6 +88,9 @@ pub(crate) fn check(manifest: &Manifest, offset: u16) -> Vec<Diagnostic> {
     // Services after apps: where a listen port meets an app's, the service
     // is the one to move (backends are where they are for other reasons too).
     for (name, service) in &manifest.services {
+        if service.listen == 0 {
+            continue; // not written, and reported
+        }
         let claim = Claim::Listen { service: name };
         let sum = format!("{} + port_offset {offset}", service.listen);
         ledger.claim(service.listen_port(offset), claim, &sum);
