@@ -200,6 +200,12 @@ fn a_selector_comes_exactly_with_balance_program() {
         help(&text),
         "add [services.web.selector] with the `bundle` and `exec` of the program that picks backends"
     );
+    assert_eq!(
+        error(&service(
+            "balance = \"program\"\nselector = \"/bin/pick\"\n"
+        )),
+        "12:12: `selector` in [services.web] must be a table, not a string"
+    );
     let text = service("[services.web.selector]\nbundle = \"b\"\nexec = [\"/bin/pick\"]\n");
     assert_eq!(
         error(&text),

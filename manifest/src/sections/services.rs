@@ -120,6 +120,8 @@ fn balance(ctx: &mut Ctx<'_>, table: &Section<'_>, protocol: Protocol) -> Balanc
         Choice::Program => match ctx.table(table, "selector", selector::KEYS) {
             Some(section) => selector::read(ctx, &section, protocol)
                 .map_or(Balance::LeastLoaded, Balance::Program),
+            // Written, but not as a table: reported already.
+            None if find(table, "selector").is_some() => Balance::LeastLoaded,
             None => {
                 let message = format!(
                     "balance = \"program\" but {} has no selector",
