@@ -320,6 +320,8 @@ fn selector_headers_are_http_header_names_each_once() {
 fn hash_is_on_the_client_address_or_an_http_header() {
     let m = ok(&service("balance = \"hash\"\n"));
     assert_eq!(m.services["web"].balance, Balance::Hash { header: None });
+    let m = ok(&service("balance = \"hash\"\nhash = {}\n"));
+    assert_eq!(m.services["web"].balance, Balance::Hash { header: None });
     let m = ok(&service(
         "protocol = \"http\"\nbalance = \"hash\"\nhash = { header = \"X-Tenant\" }\n",
     ));
