@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::locations::{KeyLocation, Locations};
+use crate::service::Service;
 
 /// A whole manifest.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Manifest {
     pub jobs: BTreeMap<String, Job>,
     pub control: Control,
     pub update: Update,
+    /// Services by name, sorted like apps.
+    pub services: BTreeMap<String, Service>,
     /// Where each key was written, for errors found after parsing
     /// (see [`Manifest::diagnostic_at`]). Empty for a manifest built in code.
     pub locations: Locations,
@@ -123,6 +126,9 @@ pub struct App {
     /// Path inside the app's tree -> the name of a secret stored on the
     /// device, granted read-only.
     pub secrets: BTreeMap<String, String>,
+    /// The services and other apps this app connects to, by name, as
+    /// written; see [`Manifest::service_env`].
+    pub uses: Vec<String>,
 }
 
 impl Default for App {
@@ -144,6 +150,7 @@ impl Default for App {
             limits: Limits::default(),
             health: None,
             secrets: BTreeMap::new(),
+            uses: Vec::new(),
         }
     }
 }

@@ -36,6 +36,7 @@ pub fn app_for(job: &Job, stop_grace: Duration) -> App {
         limits: job.limits.clone(),
         health: None,
         secrets: Default::default(),
+        uses: Vec::new(),
     }
 }
 
