@@ -192,6 +192,8 @@ fn same_inputs_give_identical_images() {
             keys_dir: None,
             build_number: None,
             cache_dir: None,
+            lock_file: None,
+            update_lock: false,
             progress: false,
         })
         .unwrap_or_else(|e| panic!("build {run}: {e}"));

@@ -4,30 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::hash::sha256_file;
 use super::host::{self, APT_CACHE, APT_GET, DPKG_DEB};
 use super::progress::Progress;
 use super::{cache, BuildError};
-
-/// Beside each cached .deb: its sha256.
-const DEB_SHA256: &str = "sha256";
-
-/// A package unpacked in the cache.
-#[derive(Debug, Clone)]
-pub struct UnpackedPackage {
-    pub name: String,
-    pub version: String,
-    /// sha256 of the .deb as downloaded.
-    pub deb_sha256: String,
-    /// Where its files are (`root/boot/...`, `root/usr/...`).
-    pub root: PathBuf,
-}
 
 /// One paragraph of `apt-cache show`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageInfo {
     pub name: String,
     pub version: String,
+    /// The sha256 of the .deb as the archive lists it.
+    pub sha256: Option<String>,
     /// The first alternative of each dependency.
     pub depends: Vec<Dependency>,
 }
@@ -88,6 +75,7 @@ pub fn parse_show(text: &str) -> Option<PackageInfo> {
     Some(PackageInfo {
         name: field("Package")?,
         version: field("Version")?,
+        sha256: field("SHA256").map(|h| h.to_ascii_lowercase()),
         depends,
     })
 }
@@ -110,6 +98,7 @@ pub fn resolve_concrete(name: &str, prefix: &str) -> Result<PackageInfo, BuildEr
                     Some(version) if !is_metapackage(&dep.name) => PackageInfo {
                         name: dep.name,
                         version,
+                        sha256: None,
                         depends: Vec::new(),
                     },
                     _ => show(&dep.name)?,
@@ -130,64 +119,63 @@ fn is_metapackage(name: &str) -> bool {
     !rest.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// Downloads `info` into the cache (unless there) and unpacks it (unless done).
-pub fn fetch(
-    cache_root: &Path,
-    info: &PackageInfo,
-    progress: &Progress,
-) -> Result<UnpackedPackage, BuildError> {
-    let key = cache::key(&info.name, &info.version);
-    let deb_dir = cache_root.join("debs").join(&key);
-    cache::fill_once(&deb_dir, |dir| {
-        let step = progress.step(format!("downloading {} {}", info.name, info.version));
-        let apt_get = host::require(APT_GET)?;
-        let spec = format!("{}={}", info.name, info.version);
-        host::run(
-            Command::new(apt_get)
-                .arg("download")
-                .arg(&spec)
-                .current_dir(dir),
-        )
-        .map_err(|err| match err {
-            BuildError::Command { stderr, .. }
-                if stderr.contains("Unable to locate") || stderr.contains("not found") =>
-            {
-                BuildError::PackageNotFound {
-                    package: spec.clone(),
-                }
-            }
-            other => other,
-        })?;
-        // Hashed once, here, rather than on every build.
-        let deb = find_deb(dir)?;
-        std::fs::write(dir.join(DEB_SHA256), sha256_file(&deb)?)
-            .map_err(BuildError::io(format!("cannot write {}", dir.display())))?;
-        step.done("");
-        Ok(())
-    })?;
-    let deb = find_deb(&deb_dir)?;
-    let deb_sha256 = match std::fs::read_to_string(deb_dir.join(DEB_SHA256)) {
-        Ok(text) if text.trim().len() == 64 => text.trim().to_string(),
-        _ => sha256_file(&deb)?,
-    };
-
-    let root = cache_root.join("unpacked").join(&key);
-    cache::fill_once(&root, |dir| {
-        let step = progress.step(format!("unpacking {}", info.name));
-        let dpkg_deb = host::require(DPKG_DEB)?;
-        host::run(Command::new(dpkg_deb).arg("-x").arg(&deb).arg(dir))?;
-        step.done("");
-        Ok(())
-    })?;
-    Ok(UnpackedPackage {
-        name: info.name.clone(),
-        version: info.version.clone(),
-        deb_sha256,
-        root,
-    })
+/// What the archive lists for exactly `name` `version`; `None` when this
+/// machine's package lists do not have that version.
+pub fn show_exact(name: &str, version: &str) -> Result<Option<PackageInfo>, BuildError> {
+    let apt_cache = host::require(APT_CACHE)?;
+    // `apt-cache show name=version` prints nothing for an unknown version
+    // (and exits 0); an unknown name exits non-zero: both are "not served".
+    let output = Command::new(apt_cache)
+        .arg("show")
+        .arg(format!("{name}={version}"))
+        .output()
+        .map_err(BuildError::io("cannot run apt-cache"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(parse_show(&text).filter(|info| info.name == name && info.version == version))
 }
 
-fn find_deb(dir: &Path) -> Result<PathBuf, BuildError> {
+/// Downloads exactly `name` `version` into `dir` and returns the .deb.
+pub fn download(name: &str, version: &str, dir: &Path) -> Result<PathBuf, BuildError> {
+    let apt_get = host::require(APT_GET)?;
+    let spec = format!("{name}={version}");
+    host::run(
+        Command::new(apt_get)
+            .arg("download")
+            .arg(&spec)
+            .current_dir(dir),
+    )
+    .map_err(|err| match err {
+        BuildError::Command { stderr, .. }
+            if stderr.contains("Unable to locate") || stderr.contains("not found") =>
+        {
+            BuildError::PackageNotFound { package: spec }
+        }
+        other => other,
+    })?;
+    find_deb(dir)
+}
+
+/// Unpacks `deb` into the cache (unless done) and returns where its files are.
+pub fn unpack(
+    cache_root: &Path,
+    name: &str,
+    version: &str,
+    deb: &Path,
+    progress: &Progress,
+) -> Result<PathBuf, BuildError> {
+    let root = cache_root.join("unpacked").join(cache::key(name, version));
+    cache::fill_once(&root, |dir| {
+        let step = progress.step(format!("unpacking {name}"));
+        let dpkg_deb = host::require(DPKG_DEB)?;
+        host::run(Command::new(dpkg_deb).arg("-x").arg(deb).arg(dir))?;
+        step.done("");
+        Ok(())
+    })?;
+    Ok(root)
+}
+
+/// The one .deb in a download directory.
+pub fn find_deb(dir: &Path) -> Result<PathBuf, BuildError> {
     let entries =
         std::fs::read_dir(dir).map_err(BuildError::io(format!("cannot read {}", dir.display())))?;
     entries
@@ -208,13 +196,18 @@ mod tests {
 
     const META: &str = "Package: linux-image-cloud-amd64\nSource: linux-signed-amd64\n\
 Version: 6.1.192-2\nDepends: linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)\n\
-Description: Linux for x86-64 cloud (meta-package)\n\nPackage: other\nVersion: 1\n";
+Description: Linux for x86-64 cloud (meta-package)\n\
+SHA256: FCD79A9AEE28374B8D1F1B1C0BF3AB0D920ED1A3ECA887C9E6CC57BB7BEE6E5C\n\nPackage: other\nVersion: 1\n";
 
     #[test]
     fn parses_first_paragraph() {
         let info = parse_show(META).unwrap();
         assert_eq!(info.name, "linux-image-cloud-amd64");
         assert_eq!(info.version, "6.1.192-2");
+        assert_eq!(
+            info.sha256.as_deref(),
+            Some("fcd79a9aee28374b8d1f1b1c0bf3ab0d920ed1a3eca887c9e6cc57bb7bee6e5c")
+        );
         assert_eq!(
             info.depends,
             vec![Dependency {

@@ -1,9 +1,9 @@
 //! systemd-boot, from Debian's `systemd-boot-efi` package in the cache.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::apt;
-use super::progress::Progress;
+use super::lock::Request;
+use super::packages::UnpackedPackage;
 use super::BuildError;
 
 pub const PACKAGE: &str = "systemd-boot-efi";
@@ -12,6 +12,8 @@ const EFI_BINARY: &str = "usr/lib/systemd/boot/efi/systemd-bootx64.efi";
 /// The bootloader's package and its EFI binary.
 #[derive(Debug, Clone)]
 pub struct Bootloader {
+    /// As asked of the archive.
+    pub requested: String,
     pub package: String,
     pub version: String,
     /// sha256 of the package's .deb as downloaded.
@@ -19,9 +21,16 @@ pub struct Bootloader {
     pub efi: PathBuf,
 }
 
-pub fn prepare(cache_root: &Path, progress: &Progress) -> Result<Bootloader, BuildError> {
-    let info = apt::show(PACKAGE)?;
-    let unpacked = apt::fetch(cache_root, &info, progress)?;
+/// What the build asks the archive for: the package as it is named.
+pub fn request() -> Request {
+    Request {
+        what: "bootloader",
+        name: PACKAGE.to_string(),
+        follow: None,
+    }
+}
+
+pub fn prepare(unpacked: UnpackedPackage) -> Result<Bootloader, BuildError> {
     let efi = unpacked.root.join(EFI_BINARY);
     if !efi.is_file() {
         return Err(BuildError::Invalid(format!(
@@ -30,6 +39,7 @@ pub fn prepare(cache_root: &Path, progress: &Progress) -> Result<Bootloader, Bui
         )));
     }
     Ok(Bootloader {
+        requested: unpacked.requested,
         package: unpacked.name,
         version: unpacked.version,
         deb_sha256: unpacked.deb_sha256,

@@ -49,6 +49,10 @@ pub enum BuildError {
     },
     #[error("esp: {0}")]
     Esp(String),
+    /// `cairn.lock` and the packages it pins; the message says what to do.
+    /// Boxed: its messages carry several paths and hashes.
+    #[error(transparent)]
+    Lock(Box<super::lock::LockError>),
     #[error("{0}")]
     Invalid(String),
 }
@@ -63,6 +67,12 @@ impl BuildError {
     /// True for errors in the user's manifest (the CLI exits with 2 for those).
     pub fn is_manifest_error(&self) -> bool {
         matches!(self, BuildError::Manifest(_))
+    }
+}
+
+impl From<super::lock::LockError> for BuildError {
+    fn from(err: super::lock::LockError) -> BuildError {
+        BuildError::Lock(Box::new(err))
     }
 }
 

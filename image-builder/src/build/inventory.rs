@@ -119,6 +119,9 @@ pub struct BoardRecord {
 #[derive(Debug, Serialize)]
 pub struct KernelRecord {
     pub source: String,
+    /// What the board asks for (a metapackage); `package` is what the lock
+    /// pinned it to, and `version` and `deb_sha256` exactly as `cairn.lock` has them.
+    pub requested: String,
     pub package: String,
     pub version: String,
     pub release: String,
@@ -129,6 +132,8 @@ pub struct KernelRecord {
 
 #[derive(Debug, Serialize)]
 pub struct PackageRecord {
+    /// As asked of the archive; the rest exactly as `cairn.lock` pins it.
+    pub requested: String,
     pub package: String,
     pub version: String,
     pub deb_sha256: String,

@@ -32,9 +32,11 @@ mod identity;
 mod initramfs;
 mod inventory;
 mod kernel;
+pub mod lock;
 mod logging_ca;
 mod manifest_check;
 mod modules;
+mod packages;
 mod paths;
 mod progress;
 mod record;
@@ -72,6 +74,11 @@ pub struct BuildOptions {
     pub build_number: Option<u64>,
     /// Download and unpack cache; `None` means `CAIRN_CACHE`, then the XDG cache dir.
     pub cache_dir: Option<PathBuf>,
+    /// The lock of exact packages; `None` means `cairn.lock` beside the manifest.
+    pub lock_file: Option<PathBuf>,
+    /// Resolve every package afresh and move the lock to it (`--update-lock`),
+    /// instead of taking the versions the lock pins.
+    pub update_lock: bool,
     /// Show progress spinners (only when stderr is a terminal; otherwise one line per step).
     pub progress: bool,
 }
@@ -92,13 +99,23 @@ pub struct BuildOutput {
     /// The project's key directory, and whether this build made it.
     pub keys_dir: PathBuf,
     pub keys_made: bool,
+    /// The lock this build followed (and maybe wrote).
+    pub lock_file: PathBuf,
 }
 
-/// Builds the image described by `opts`.
+/// Builds the image described by `opts`, with packages from this machine's apt.
 pub fn build(opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
+    build_with(opts, &lock::Apt)
+}
+
+/// Builds the image described by `opts`, with packages from `archive`.
+pub fn build_with(
+    opts: &BuildOptions,
+    archive: &dyn lock::Archive,
+) -> Result<BuildOutput, BuildError> {
     let progress = Progress::new(opts.progress);
     let work = opts.out_dir.join(".work");
-    let result = build_in(opts, &work, &progress);
+    let result = build_in(opts, archive, &work, &progress);
     // The scratch tree is only useful while building; drop it either way.
     let _ = std::fs::remove_dir_all(&work);
     result
@@ -222,6 +239,8 @@ struct Inputs {
     control: PathBuf,
     keys: ProjectKeys,
     cache_root: PathBuf,
+    lock_path: PathBuf,
+    lock_mode: lock::Mode,
     epoch: u64,
 }
 
@@ -244,6 +263,15 @@ fn inputs(opts: &BuildOptions) -> Result<Inputs, BuildError> {
             None => ProjectKeys::beside(&opts.manifest),
         },
         cache_root: cache::cache_dir(opts.cache_dir.as_deref())?,
+        lock_path: opts
+            .lock_file
+            .clone()
+            .unwrap_or_else(|| lock::path_beside(&opts.manifest)),
+        lock_mode: if opts.update_lock {
+            lock::Mode::Update
+        } else {
+            lock::Mode::Follow
+        },
         epoch: source_date_epoch()?,
         board,
         board_path,
@@ -261,14 +289,31 @@ struct BootParts {
     initrd_sha256: String,
 }
 
-fn boot_parts(inputs: &Inputs, progress: &Progress) -> Result<BootParts, BuildError> {
-    let kernel = kernel::prepare(
+fn boot_parts(
+    inputs: &Inputs,
+    archive: &dyn lock::Archive,
+    progress: &Progress,
+) -> Result<BootParts, BuildError> {
+    let packages = packages::prepare(
         &inputs.board,
         &inputs.board_path,
+        &inputs.lock_path,
+        inputs.lock_mode,
+        archive,
         &inputs.cache_root,
         progress,
     )?;
-    let bootloader = bootloader::prepare(&inputs.cache_root, progress)?;
+    for line in lock::report(&packages.outcome, &inputs.lock_path, inputs.lock_mode) {
+        progress.summary(&line);
+    }
+    let kernel = kernel::prepare(
+        &inputs.board,
+        &inputs.board_path,
+        packages.kernel,
+        &inputs.cache_root,
+        progress,
+    )?;
+    let bootloader = bootloader::prepare(packages.bootloader)?;
     let modules = match &kernel.modules_dir {
         Some(dir) => modules::resolve(
             &modules::ModuleIndex::scan(dir)?,
@@ -480,6 +525,7 @@ fn assemble(
 
 fn build_in(
     opts: &BuildOptions,
+    archive: &dyn lock::Archive,
     work: &Path,
     progress: &Progress,
 ) -> Result<BuildOutput, BuildError> {
@@ -500,7 +546,7 @@ fn build_in(
         ));
     }
 
-    let boot = boot_parts(&inputs, progress)?;
+    let boot = boot_parts(&inputs, archive, progress)?;
     let bank = bank_a(&inputs, &boot, opts, work, progress)?;
     let assembled = assemble(&inputs, &boot, &bank, &opts.out_dir, work, progress)?;
 
@@ -564,5 +610,6 @@ fn build_in(
         board: inputs.board,
         keys_dir: inputs.keys.dir().to_path_buf(),
         keys_made,
+        lock_file: inputs.lock_path.clone(),
     })
 }

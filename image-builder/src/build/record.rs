@@ -35,6 +35,7 @@ pub(super) fn inventory(
         manifest_sha256: sha256_hex(&inputs.manifest_bytes),
         kernel: KernelRecord {
             source: format!("{:?}", inputs.board.kernel.source).to_lowercase(),
+            requested: kernel.requested.clone(),
             package: kernel.package.clone(),
             version: kernel.package_version.clone(),
             release: kernel.release.clone(),
@@ -43,6 +44,7 @@ pub(super) fn inventory(
             vmlinuz_size: file_size(&kernel.vmlinuz),
         },
         bootloader: PackageRecord {
+            requested: boot.bootloader.requested.clone(),
             package: boot.bootloader.package.clone(),
             version: boot.bootloader.version.clone(),
             deb_sha256: boot.bootloader.deb_sha256.clone(),

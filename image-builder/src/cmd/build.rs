@@ -1,4 +1,4 @@
-//! `cairn build --out DIR [--board FILE] [--build N] MANIFEST`: a
+//! `cairn build --out DIR [--board FILE] [--build N] [--update-lock] MANIFEST`: a
 //! reproducible disk image and its signed update bundle from a manifest
 //! (see `cairn_image_builder::build`).
 
@@ -33,6 +33,11 @@ pub struct BuildArgs {
     /// Download cache (default: $CAIRN_CACHE, then $XDG_CACHE_HOME/cairn or ~/.cache/cairn).
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Resolve the kernel and systemd-boot afresh, move cairn.lock (beside the
+    /// manifest) to them and print what changed; without it, builds take
+    /// exactly the versions the lock pins.
+    #[arg(long)]
+    pub update_lock: bool,
 }
 
 /// Runs `cairn build`.
@@ -50,6 +55,8 @@ fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
         keys_dir: args.keys.clone(),
         build_number: args.build,
         cache_dir: args.cache.clone(),
+        lock_file: None,
+        update_lock: args.update_lock,
         progress: true,
     })
     .with_context(|| format!("cannot build {}", args.manifest.display()))?;

@@ -133,6 +133,8 @@ fn resolve_image(args: &RunOptions) -> anyhow::Result<Image> {
             keys_dir: None,
             build_number: None,
             cache_dir: None,
+            lock_file: None,
+            update_lock: false,
             progress: true,
         })?;
         return Ok(Image {

@@ -309,6 +309,8 @@ fn build_in(
         keys_dir: None,
         build_number: next.build_number,
         cache_dir: None,
+        lock_file: None,
+        update_lock: false,
         progress: false,
     })
     .unwrap_or_else(|e| {

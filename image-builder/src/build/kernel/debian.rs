@@ -1,26 +1,20 @@
 //! Debian's prebuilt kernel: the metapackage is followed to the concrete
 //! `linux-image-*` package, which is downloaded and unpacked into the cache.
 
-use std::path::Path;
-
 use super::Kernel;
-use crate::build::apt;
 use crate::build::hash::sha256_file;
-use crate::build::progress::Progress;
+use crate::build::packages::UnpackedPackage;
 use crate::build::BuildError;
 
-pub fn prepare(
-    package: &str,
-    cache_root: &Path,
-    progress: &Progress,
-) -> Result<Kernel, BuildError> {
-    let info = apt::resolve_concrete(package, "linux-image-")?;
-    let unpacked = apt::fetch(cache_root, &info, progress)?;
+/// A metapackage is followed to the `linux-image-*` package that ships the files.
+pub const FOLLOW: &str = "linux-image-";
+
+pub fn prepare(unpacked: UnpackedPackage) -> Result<Kernel, BuildError> {
     let boot = unpacked.root.join("boot");
     let vmlinuz = std::fs::read_dir(&boot)
         .map_err(BuildError::io(format!(
             "package {} has no boot/ directory ({})",
-            info.name,
+            unpacked.name,
             boot.display()
         )))?
         .filter_map(Result::ok)
@@ -32,7 +26,7 @@ pub fn prepare(
         .ok_or_else(|| {
             BuildError::Invalid(format!(
                 "package {} ships no boot/vmlinuz-*; is it a kernel image package?",
-                info.name
+                unpacked.name
             ))
         })?;
     let release = vmlinuz
@@ -49,6 +43,7 @@ pub fn prepare(
         .map(|dir| unpacked.root.join(dir).join(&release))
         .find(|dir| dir.is_dir());
     Ok(Kernel {
+        requested: unpacked.requested,
         package: unpacked.name,
         package_version: unpacked.version,
         deb_sha256: unpacked.deb_sha256,

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::lock::Request;
+use super::packages::UnpackedPackage;
 use super::paths;
 use super::progress::Progress;
 use super::BuildError;
@@ -14,6 +16,8 @@ mod source;
 /// A kernel ready to go on the ESP.
 #[derive(Debug, Clone)]
 pub struct Kernel {
+    /// What the board asked for (a metapackage, or the source package).
+    pub requested: String,
     /// The Debian package it came from (the concrete one, not the metapackage).
     pub package: String,
     /// That package's exact version.
@@ -29,13 +33,8 @@ pub struct Kernel {
     pub modules_dir: Option<PathBuf>,
 }
 
-/// Gets the board's kernel into the cache (or finds it there).
-pub fn prepare(
-    board: &Board,
-    board_path: &Path,
-    cache_root: &Path,
-    progress: &Progress,
-) -> Result<Kernel, BuildError> {
+/// What the board's kernel comes from, as asked of the archive.
+pub fn request(board: &Board, board_path: &Path) -> Result<Request, BuildError> {
     match board.kernel.source {
         KernelSource::Debian => {
             let package = board.kernel.package.as_deref().ok_or_else(|| {
@@ -44,19 +43,51 @@ pub fn prepare(
                     board_path.display()
                 ))
             })?;
-            debian::prepare(package, cache_root, progress)
+            Ok(Request {
+                what: "kernel",
+                name: package.to_string(),
+                follow: Some(debian::FOLLOW),
+            })
         }
         KernelSource::Build => {
-            let fragment = board.kernel.fragment.as_deref().ok_or_else(|| {
-                BuildError::Invalid(format!(
-                    "{}: [kernel] source = \"build\" needs fragment = \"kernel-config/...\"",
-                    board_path.display()
-                ))
-            })?;
-            let fragment = resolve_fragment(fragment, board_path)?;
-            source::prepare(&fragment, cache_root, progress)
+            // Before the large source package is fetched, not after.
+            fragment(board, board_path)?;
+            source::check_host()?;
+            Ok(Request {
+                what: "kernel source",
+                name: source::SOURCE_PACKAGE.to_string(),
+                follow: Some(source::SOURCE_PACKAGE),
+            })
         }
     }
+}
+
+/// The board's kernel from its package, unpacked in the cache: Debian's
+/// image as it is, or a kernel built from the source package.
+pub fn prepare(
+    board: &Board,
+    board_path: &Path,
+    unpacked: UnpackedPackage,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<Kernel, BuildError> {
+    match board.kernel.source {
+        KernelSource::Debian => debian::prepare(unpacked),
+        KernelSource::Build => {
+            let fragment = fragment(board, board_path)?;
+            source::prepare(&fragment, unpacked, cache_root, progress)
+        }
+    }
+}
+
+fn fragment(board: &Board, board_path: &Path) -> Result<PathBuf, BuildError> {
+    let fragment = board.kernel.fragment.as_deref().ok_or_else(|| {
+        BuildError::Invalid(format!(
+            "{}: [kernel] source = \"build\" needs fragment = \"kernel-config/...\"",
+            board_path.display()
+        ))
+    })?;
+    resolve_fragment(fragment, board_path)
 }
 
 /// A fragment path is relative to the workspace root: the parent of the

@@ -8,10 +8,9 @@ use std::process::Command;
 use super::Kernel;
 use crate::build::hash::{sha256_file, sha256_hex};
 use crate::build::host::{self, Tool, MAKE, TAR};
+use crate::build::packages::UnpackedPackage;
 use crate::build::progress::Progress;
-use crate::build::{apt, cache, BuildError};
-
-const SOURCE_PACKAGE: &str = "linux-source-6.1";
+use crate::build::{cache, BuildError};
 
 /// Bump when the recipe below changes, so cached kernels are rebuilt.
 const RECIPE: &str = "tinyconfig+merge_config+olddefconfig+bzImage v1";
@@ -43,12 +42,11 @@ const BUILD_TOOLS: [Tool; 5] = [
     },
 ];
 
-pub fn prepare(
-    fragment: &Path,
-    cache_root: &Path,
-    progress: &Progress,
-) -> Result<Kernel, BuildError> {
-    // Say what is missing before downloading a large source package.
+/// The package this board's kernel is built from.
+pub const SOURCE_PACKAGE: &str = "linux-source-6.1";
+
+/// Says what is missing before a large source package is downloaded.
+pub fn check_host() -> Result<(), BuildError> {
     host::require(MAKE)?;
     host::require(TAR)?;
     for tool in BUILD_TOOLS {
@@ -61,21 +59,28 @@ pub fn prepare(
             package: "libelf-dev".into(),
         });
     }
-    let info = apt::resolve_concrete(SOURCE_PACKAGE, SOURCE_PACKAGE)?;
+    Ok(())
+}
+
+/// Builds (or finds built) the kernel of `unpacked`, the source package.
+pub fn prepare(
+    fragment: &Path,
+    unpacked: UnpackedPackage,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<Kernel, BuildError> {
     let fragment_text = std::fs::read(fragment).map_err(BuildError::io(format!(
         "cannot read {}",
         fragment.display()
     )))?;
     let inputs = format!(
         "{RECIPE}\0{}\0{}\0{}",
-        info.name,
-        info.version,
+        unpacked.name,
+        unpacked.version,
         sha256_hex(&fragment_text)
     );
     let key = sha256_hex(inputs.as_bytes())[..16].to_string();
     let out_dir = cache_root.join("kernel-build").join(&key);
-    // The source package stays in the cache too: it is the kernel's provenance.
-    let unpacked = apt::fetch(cache_root, &info, progress)?;
     cache::fill_once(&out_dir, |out| {
         compile(&unpacked.root, fragment, out, progress)
     })?;
@@ -89,8 +94,9 @@ pub fn prepare(
         .trim()
         .to_string();
     Ok(Kernel {
-        package: info.name,
-        package_version: info.version,
+        requested: unpacked.requested,
+        package: unpacked.name,
+        package_version: unpacked.version,
         deb_sha256: unpacked.deb_sha256,
         release,
         vmlinuz_sha256: sha256_file(&vmlinuz)?,

@@ -242,6 +242,9 @@ fn measure_builds(board: &Path, warm_only: bool) -> anyhow::Result<BuildFigures>
         keys_dir: Some(scratch.path().join("keys")),
         build_number: None,
         cache_dir: (!warm_only).then(|| cache.clone()),
+        // A lock of its own too, never beside the example in the tree.
+        lock_file: Some(scratch.path().join("cairn.lock")),
+        update_lock: false,
         progress: false,
     };
     let cold = if warm_only {
