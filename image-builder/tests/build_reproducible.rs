@@ -241,6 +241,35 @@ fn same_inputs_give_identical_images() {
         .as_str()
         .unwrap()
         .starts_with("linux-image-"));
+
+    // The first build wrote cairn.lock beside the manifest, in the temporary
+    // project, and both builds took exactly what it pins; the inventory
+    // says the same.
+    let lock_path = root.0.join("cairn.lock");
+    assert_eq!((&one.lock_file, &two.lock_file), (&lock_path, &lock_path));
+    let lock = std::fs::read_to_string(&lock_path).unwrap();
+    assert!(lock.starts_with("# cairn.lock: "), "{lock}");
+    assert!(
+        !Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../cairn.lock")
+            .exists()
+            && !Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("cairn.lock")
+                .exists(),
+        "a lock in the repository"
+    );
+    for record in ["kernel", "bootloader"] {
+        let r = &inventory[record];
+        let line = format!(
+            "{} {}={} sha256={}\n",
+            r["requested"].as_str().unwrap(),
+            r["package"].as_str().unwrap(),
+            r["version"].as_str().unwrap(),
+            r["deb_sha256"].as_str().unwrap()
+        );
+        assert!(lock.contains(&line), "{line} not in {lock}");
+    }
+    assert_eq!(inventory["kernel"]["requested"], "linux-image-cloud-amd64");
     assert!(!inventory["initramfs"]["modules"]
         .as_array()
         .unwrap()
