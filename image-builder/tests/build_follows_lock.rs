@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cairn_image_builder::build::lock::{Archive, Listed, Request};
-use cairn_image_builder::build::{build_with, BuildError, BuildOptions};
+use cairn_image_builder::build::{build_with, BuildError, BuildOptions, LockMode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -180,7 +180,7 @@ fn the_image_takes_the_kernel_the_lock_pins() {
     let board = board(dir);
     // Any program stands in for PID 1 and the services' binary.
     let stand_in = PathBuf::from("/bin/true");
-    let opts = |out: &str, update_lock: bool| BuildOptions {
+    let opts = |out: &str, lock_mode: LockMode| BuildOptions {
         manifest: manifest.clone(),
         out_dir: dir.join(out),
         board: Some(board.clone()),
@@ -190,14 +190,14 @@ fn the_image_takes_the_kernel_the_lock_pins() {
         build_number: None,
         cache_dir: Some(dir.join("cache")),
         lock_file: None,
-        update_lock,
+        lock_mode,
         progress: false,
     };
     let inventory = |out: &cairn_image_builder::build::BuildOutput| -> Value {
         serde_json::from_slice(&std::fs::read(&out.inventory).unwrap()).unwrap()
     };
 
-    let pinned = build_with(&opts("a", false), &archive).unwrap();
+    let pinned = build_with(&opts("a", LockMode::Locked), &archive).unwrap();
     assert_eq!(pinned.lock_file, lock);
     assert_eq!(
         archive.downloads.borrow().as_slice(),
@@ -224,7 +224,7 @@ fn the_image_takes_the_kernel_the_lock_pins() {
         "a followed lock is not rewritten"
     );
 
-    let moved = build_with(&opts("b", true), &archive).unwrap();
+    let moved = build_with(&opts("b", LockMode::Update), &archive).unwrap();
     let b = inventory(&moved);
     assert_eq!(b["kernel"]["version"], "6.1.2-1");
     assert_eq!(
@@ -253,7 +253,7 @@ fn the_image_takes_the_kernel_the_lock_pins() {
         served: archive.served.into_iter().skip(1).collect(),
         downloads: RefCell::new(Vec::new()),
     };
-    let err = build_with(&opts("c", false), &dropped)
+    let err = build_with(&opts("c", LockMode::Follow), &dropped)
         .unwrap_err()
         .to_string();
     assert!(

@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cairn_image_builder::build::{build, BuildOptions};
+use cairn_image_builder::build::{build, BuildOptions, LockMode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -193,7 +193,7 @@ fn same_inputs_give_identical_images() {
             build_number: None,
             cache_dir: None,
             lock_file: None,
-            update_lock: false,
+            lock_mode: LockMode::Follow,
             progress: false,
         })
         .unwrap_or_else(|e| panic!("build {run}: {e}"));

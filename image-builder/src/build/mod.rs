@@ -44,6 +44,7 @@ mod update_bundle;
 mod version;
 
 pub use error::BuildError;
+pub use lock::Mode as LockMode;
 
 use bootloader::Bootloader;
 use hash::{sha256_file, sha256_hex, Guid};
@@ -76,9 +77,9 @@ pub struct BuildOptions {
     pub cache_dir: Option<PathBuf>,
     /// The lock of exact packages; `None` means `cairn.lock` beside the manifest.
     pub lock_file: Option<PathBuf>,
-    /// Resolve every package afresh and move the lock to it (`--update-lock`),
-    /// instead of taking the versions the lock pins.
-    pub update_lock: bool,
+    /// Follow the lock (resolving only what it lacks), insist on it
+    /// (`--locked`), or move it to the archive's newest (`--update-lock`).
+    pub lock_mode: LockMode,
     /// Show progress spinners (only when stderr is a terminal; otherwise one line per step).
     pub progress: bool,
 }
@@ -267,11 +268,7 @@ fn inputs(opts: &BuildOptions) -> Result<Inputs, BuildError> {
             .lock_file
             .clone()
             .unwrap_or_else(|| lock::path_beside(&opts.manifest)),
-        lock_mode: if opts.update_lock {
-            lock::Mode::Update
-        } else {
-            lock::Mode::Follow
-        },
+        lock_mode: opts.lock_mode,
         epoch: source_date_epoch()?,
         board,
         board_path,

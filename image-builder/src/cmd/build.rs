@@ -1,4 +1,4 @@
-//! `cairn build --out DIR [--board FILE] [--build N] [--update-lock] MANIFEST`: a
+//! `cairn build --out DIR [--board FILE] [--build N] [--update-lock | --locked] MANIFEST`: a
 //! reproducible disk image and its signed update bundle from a manifest
 //! (see `cairn_image_builder::build`).
 
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cairn_image_builder::build::{build, BuildOptions};
+use cairn_image_builder::build::{build, BuildOptions, LockMode};
 
 #[derive(clap::Args, Debug)]
 pub struct BuildArgs {
@@ -36,8 +36,12 @@ pub struct BuildArgs {
     /// Resolve the kernel and systemd-boot afresh, move cairn.lock (beside the
     /// manifest) to them and print what changed; without it, builds take
     /// exactly the versions the lock pins.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "locked")]
     pub update_lock: bool,
+    /// Build only from what cairn.lock pins: no lock, or a package it does not
+    /// pin, is an error instead of being resolved (for CI).
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// Runs `cairn build`.
@@ -56,7 +60,11 @@ fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
         build_number: args.build,
         cache_dir: args.cache.clone(),
         lock_file: None,
-        update_lock: args.update_lock,
+        lock_mode: match (args.update_lock, args.locked) {
+            (true, _) => LockMode::Update,
+            (_, true) => LockMode::Locked,
+            _ => LockMode::Follow,
+        },
         progress: true,
     })
     .with_context(|| format!("cannot build {}", args.manifest.display()))?;

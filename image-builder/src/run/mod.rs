@@ -14,7 +14,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::board::Board;
-use crate::build::{build, BuildOptions};
+use crate::build::{build, BuildOptions, LockMode};
 use crate::qemu::{self, prepare_run_disk, Qemu, QemuOptions, RunDiskState, Serial};
 
 pub use ports::{check_free, control_forward, plan_forwards, Forward};
@@ -134,7 +134,7 @@ fn resolve_image(args: &RunOptions) -> anyhow::Result<Image> {
             build_number: None,
             cache_dir: None,
             lock_file: None,
-            update_lock: false,
+            lock_mode: LockMode::Follow,
             progress: true,
         })?;
         return Ok(Image {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use cairn_image_builder::board::Board;
-use cairn_image_builder::build::{build, BuildOptions, BuildOutput};
+use cairn_image_builder::build::{build, BuildOptions, BuildOutput, LockMode};
 use cairn_image_builder::qemu::{
     self, prepare_run_disk, Qemu, QemuOptions, RunDisk, Serial, SerialLog,
 };
@@ -310,7 +310,7 @@ fn build_in(
         build_number: next.build_number,
         cache_dir: None,
         lock_file: None,
-        update_lock: false,
+        lock_mode: LockMode::Follow,
         progress: false,
     })
     .unwrap_or_else(|e| {

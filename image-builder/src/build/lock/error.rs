@@ -36,6 +36,17 @@ pub enum LockError {
         lock: PathBuf,
         cache_dir: PathBuf,
     },
+    #[error(
+        "{}: {} no {what} package for {name}, and --locked resolves nothing itself: \
+         build once without --locked (or with --update-lock) and commit the lock it writes",
+        .lock.display(), if *.no_file { "there is no lock, so it pins" } else { "it pins" }
+    )]
+    NotPinned {
+        what: &'static str,
+        name: String,
+        lock: PathBuf,
+        no_file: bool,
+    },
     /// Boxed: it carries three hashes and two paths.
     #[error(transparent)]
     Mismatch(Box<Mismatch>),

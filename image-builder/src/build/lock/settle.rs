@@ -14,6 +14,9 @@ use crate::build::BuildError;
 pub enum Mode {
     /// Pinned packages as pinned; only what the lock lacks is resolved.
     Follow,
+    /// Pinned packages as pinned, and a package the lock lacks is an
+    /// error (`--locked`): a CI build never resolves anything itself.
+    Locked,
     /// Everything this build needs resolved afresh (`--update-lock`).
     Update,
 }
@@ -80,7 +83,16 @@ pub fn settle(
     for request in requests {
         let pinned = old.pins.get(&request.name);
         let (pin, change) = match (pinned, mode) {
-            (Some(pin), Mode::Follow) => (pin.clone(), Change::Followed),
+            (Some(pin), Mode::Follow | Mode::Locked) => (pin.clone(), Change::Followed),
+            (None, Mode::Locked) => {
+                return Err(LockError::NotPinned {
+                    what: request.what,
+                    name: request.name.clone(),
+                    lock: lock_path.to_path_buf(),
+                    no_file: existing.is_none(),
+                }
+                .into())
+            }
             _ => {
                 let listed = archive.newest(request)?;
                 let pin = Pin {

@@ -457,3 +457,38 @@ fn a_broken_lock_stops_a_build_and_update_lock_replaces_it() {
         KERNEL_B.1
     );
 }
+
+#[test]
+fn locked_builds_only_what_the_lock_pins() {
+    let project = Project::new();
+    let archive = archive_a_and_b();
+    let err = project
+        .build(Mode::Locked, &archive)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("there is no lock, so it pins no kernel package for linux-image-cloud-amd64"),
+        "{err}"
+    );
+    assert!(err.contains("build once without --locked"), "{err}");
+    assert!(!project.lock().exists(), "--locked writes no lock");
+
+    project.pin(META, KERNEL_A, sha(KERNEL_A));
+    let err = project
+        .build(Mode::Locked, &archive)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("it pins no bootloader package for systemd-boot-efi"),
+        "{err}"
+    );
+    assert!(archive.resolved.borrow().is_empty() && archive.downloads().is_empty());
+
+    project.pin(BOOT.0, BOOT, sha(BOOT));
+    let before = project.lock_text();
+    let (outcome, fetched) = project.build(Mode::Locked, &archive).unwrap();
+    assert!(!outcome.changed);
+    assert_eq!(read_deb(&fetched[0]), deb_bytes(KERNEL_A.0, KERNEL_A.1));
+    assert_eq!(project.lock_text(), before);
+    assert!(archive.resolved.borrow().is_empty(), "nothing resolved");
+}

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use cairn_boot_tests::bench::{apply, deploy, instances, launch, logging, nextfire};
 use cairn_boot_tests::{serial, workspace, TestSystem, HELLO_MANIFEST, STEP_TIMEOUT};
-use cairn_image_builder::build::{build, BuildOptions, BuildOutput};
+use cairn_image_builder::build::{build, BuildOptions, BuildOutput, LockMode};
 use tempfile::TempDir;
 
 fn main() -> anyhow::Result<()> {
@@ -244,7 +244,7 @@ fn measure_builds(board: &Path, warm_only: bool) -> anyhow::Result<BuildFigures>
         cache_dir: (!warm_only).then(|| cache.clone()),
         // A lock of its own too, never beside the example in the tree.
         lock_file: Some(scratch.path().join("cairn.lock")),
-        update_lock: false,
+        lock_mode: LockMode::Follow,
         progress: false,
     };
     let cold = if warm_only {
