@@ -169,6 +169,10 @@ impl Project {
             &Progress::new(false),
         )
     }
+    /// The message of a build that must fail.
+    fn error(&self, mode: Mode, archive: &FakeArchive) -> String {
+        self.build(mode, archive).unwrap_err().to_string()
+    }
     fn report(&self, outcome: &Outcome, mode: Mode) -> String {
         report(outcome, &self.lock(), mode).join("\n")
     }
@@ -289,10 +293,7 @@ fn a_sha256_the_archive_does_not_list_is_refused_before_download() {
     let project = Project::new();
     project.pin(META, KERNEL_A, "0".repeat(64));
     let archive = archive_a_and_b();
-    let err = project
-        .build(Mode::Follow, &archive)
-        .unwrap_err()
-        .to_string();
+    let err = project.error(Mode::Follow, &archive);
     for part in [
         "pins linux-image-6.1.0-56-cloud-amd64 6.1.180-1 with sha256 0000",
         &format!("package archive's listing has sha256 {}", sha(KERNEL_A)),
@@ -312,10 +313,7 @@ fn a_download_that_differs_from_the_lock_is_not_cached() {
     // The index agrees with the lock, the file served does not.
     archive.served[0].bytes = b"tampered".to_vec();
     archive.served[0].listed_sha256 = Some(sha(KERNEL_A));
-    let err = project
-        .build(Mode::Follow, &archive)
-        .unwrap_err()
-        .to_string();
+    let err = project.error(Mode::Follow, &archive);
     assert!(
         err.contains(&format!(
             "downloaded .deb has sha256 {}",
@@ -334,10 +332,7 @@ fn a_changed_cache_is_refused_and_named() {
     let archive = archive_a_and_b();
     let (_, fetched) = project.build(Mode::Follow, &archive).unwrap();
     std::fs::write(&fetched[0].deb, b"bit rot").unwrap();
-    let err = project
-        .build(Mode::Follow, &archive)
-        .unwrap_err()
-        .to_string();
+    let err = project.error(Mode::Follow, &archive);
     assert!(
         err.contains(&format!("cached {} has sha256", fetched[0].deb.display())),
         "{err}"
@@ -438,10 +433,7 @@ fn a_broken_lock_stops_a_build_and_update_lock_replaces_it() {
     let project = Project::new();
     std::fs::write(project.lock(), "format 1\nlinux-image-cloud-amd64 oops\n").unwrap();
     let archive = archive_a_and_b();
-    let err = project
-        .build(Mode::Follow, &archive)
-        .unwrap_err()
-        .to_string();
+    let err = project.error(Mode::Follow, &archive);
     assert!(
         err.starts_with(&format!("{}:2: expected", project.lock().display())),
         "{err}"
@@ -462,10 +454,7 @@ fn a_broken_lock_stops_a_build_and_update_lock_replaces_it() {
 fn locked_builds_only_what_the_lock_pins() {
     let project = Project::new();
     let archive = archive_a_and_b();
-    let err = project
-        .build(Mode::Locked, &archive)
-        .unwrap_err()
-        .to_string();
+    let err = project.error(Mode::Locked, &archive);
     assert!(
         err.contains("there is no lock, so it pins no kernel package for linux-image-cloud-amd64"),
         "{err}"
@@ -474,10 +463,7 @@ fn locked_builds_only_what_the_lock_pins() {
     assert!(!project.lock().exists(), "--locked writes no lock");
 
     project.pin(META, KERNEL_A, sha(KERNEL_A));
-    let err = project
-        .build(Mode::Locked, &archive)
-        .unwrap_err()
-        .to_string();
+    let err = project.error(Mode::Locked, &archive);
     assert!(
         err.contains("it pins no bootloader package for systemd-boot-efi"),
         "{err}"
