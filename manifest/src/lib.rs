@@ -21,6 +21,7 @@ pub mod overrides;
 mod reader;
 mod sections;
 mod suggest;
+pub mod syscalls;
 mod tree;
 mod uid;
 mod units;

@@ -313,6 +313,7 @@ fn app(name: &str) -> App {
         limits: Limits::default(),
         health: None,
         secrets: Default::default(),
+        security: Default::default(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::model::{App, Restart, Sockets};
 use crate::names;
 use crate::reader::{find, Ctx, Section};
-use crate::sections::{exec, grants, health};
+use crate::sections::{exec, grants, health, security};
 
 pub(crate) const KEYS: &[&str] = &[
     "bundle",
@@ -23,6 +23,7 @@ pub(crate) const KEYS: &[&str] = &[
     "limits",
     "health",
     "secrets",
+    "security",
 ];
 
 pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,6 +76,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, name: &str, table: &Section<'_>) -> App {
         limits: grants::limits(ctx, table),
         health: health::read(ctx, table, &ports),
         secrets: grants::secrets(ctx, table),
+        security: security::read(ctx, table),
         ports,
     };
     for path in app.secrets.keys() {

@@ -36,6 +36,7 @@ pub fn app_for(job: &Job, stop_grace: Duration) -> App {
         limits: job.limits.clone(),
         health: None,
         secrets: Default::default(),
+        security: job.security.clone(),
     }
 }
 
@@ -74,6 +75,7 @@ pub(crate) mod tests {
             timeout: None,
             paths: BTreeMap::new(),
             limits: Limits::default(),
+            security: Default::default(),
         }
     }
 
