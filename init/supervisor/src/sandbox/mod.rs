@@ -37,6 +37,7 @@
 mod copy;
 pub mod plan;
 pub mod resources;
+pub mod seccomp;
 pub mod writable;
 
 use std::collections::BTreeMap;
@@ -403,6 +404,7 @@ pub fn prepare(
             .map(|a| cstring(a.as_bytes()))
             .collect::<io::Result<_>>()?,
         env: env_strings(env)?,
+        filter: seccomp::program(&app.security)?,
     };
     Ok(Launch {
         spec,

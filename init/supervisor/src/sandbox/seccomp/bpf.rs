@@ -1,0 +1,194 @@
+//! The filter as a classic BPF program, built by hand (see
+//! docs/isolation.md for why not with a crate): the architecture is
+//! checked, x32 numbers are refused, then each rule is a block of its own
+//! that either returns or falls through to the next, so no jump is longer
+//! than a block and a filter of any length is valid.
+
+use std::collections::BTreeMap;
+
+use super::policy::Rule;
+
+/// One instruction, as the kernel reads it (`struct sock_filter`).
+pub type Insn = libc::sock_filter;
+
+// Instruction classes and fields of classic BPF (linux/bpf_common.h):
+// BPF_LD | BPF_W | BPF_ABS (the first two are zero), BPF_JMP | BPF_JEQ
+// | BPF_K and so on.
+const LD_W_ABS: u16 = 0x20;
+const JEQ_K: u16 = 0x05 | 0x10;
+const JGE_K: u16 = 0x05 | 0x30;
+const JSET_K: u16 = 0x05 | 0x40;
+const RET_K: u16 = 0x06;
+
+/// Where the kernel's `struct seccomp_data` holds what the filter reads.
+const NR: u32 = 0;
+const ARCH: u32 = 4;
+/// The low half of the first argument (x86_64 is little-endian): every
+/// flag and personality the rules test lives there.
+const ARG0_LOW: u32 = 16;
+
+/// `AUDIT_ARCH_X86_64`: EM_X86_64 | 64-bit | little-endian.
+const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+/// x32 system calls arrive with this bit in their number and the x86_64
+/// architecture: refused, or every rule could be bypassed by it.
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+const ALLOW: u32 = 0x7fff_0000;
+const KILL_PROCESS: u32 = 0x8000_0000;
+
+fn errno(code: i32) -> u32 {
+    0x0005_0000 | (u32::try_from(code).unwrap_or(1) & 0xffff)
+}
+
+fn stmt(code: u16, k: u32) -> Insn {
+    Insn {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> Insn {
+    Insn { code, jt, jf, k }
+}
+
+/// The block of one rule: if the call is `nr`, it decides; else it falls
+/// through to what follows it.
+fn block(nr: u32, rule: Rule) -> Vec<Insn> {
+    let body = match rule {
+        Rule::Fail(code) => vec![stmt(RET_K, errno(code))],
+        Rule::FailWithFlags(mask) => vec![
+            stmt(LD_W_ABS, ARG0_LOW),
+            jump(JSET_K, mask, 0, 1),
+            stmt(RET_K, errno(libc::EPERM)),
+            stmt(RET_K, ALLOW),
+        ],
+        Rule::AllowOnly(values) => {
+            let mut body = vec![stmt(LD_W_ABS, ARG0_LOW)];
+            let count = values.len();
+            for (i, value) in values.iter().enumerate() {
+                // To the ALLOW after the EPERM below.
+                let to_allow = u8::try_from(count - i).unwrap_or(u8::MAX);
+                body.push(jump(JEQ_K, *value, to_allow, 0));
+            }
+            body.push(stmt(RET_K, errno(libc::EPERM)));
+            body.push(stmt(RET_K, ALLOW));
+            body
+        }
+    };
+    let skip = u8::try_from(body.len()).unwrap_or(u8::MAX);
+    let mut block = vec![jump(JEQ_K, nr, 0, skip)];
+    block.extend(body);
+    block
+}
+
+/// The whole program for `rules`: anything they do not name is allowed.
+pub fn program(rules: &BTreeMap<u32, Rule>) -> Vec<Insn> {
+    let mut program = vec![
+        stmt(LD_W_ABS, ARCH),
+        jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(RET_K, KILL_PROCESS),
+        stmt(LD_W_ABS, NR),
+        jump(JGE_K, X32_SYSCALL_BIT, 0, 1),
+        stmt(RET_K, errno(libc::EPERM)),
+    ];
+    for (nr, rule) in rules {
+        // A block that loads an argument ends in returns only, so the
+        // next block still finds the number in the accumulator.
+        program.extend(block(*nr, *rule));
+    }
+    program.push(stmt(RET_K, ALLOW));
+    program
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic BPF interpreter for what `program` emits, over
+    /// `seccomp_data` (nr, arch, ip, args).
+    fn run(program: &[Insn], nr: u32, arch: u32, arg0: u64) -> u32 {
+        let word = |offset: u32| match offset {
+            NR => nr,
+            ARCH => arch,
+            ARG0_LOW => arg0 as u32,
+            other => panic!("load of offset {other}"),
+        };
+        let (mut pc, mut a) = (0usize, 0u32);
+        loop {
+            let insn = program[pc];
+            pc += 1;
+            match insn.code {
+                LD_W_ABS => a = word(insn.k),
+                RET_K => return insn.k,
+                JEQ_K | JGE_K | JSET_K => {
+                    let taken = match insn.code {
+                        JEQ_K => a == insn.k,
+                        JGE_K => a >= insn.k,
+                        _ => a & insn.k != 0,
+                    };
+                    pc += usize::from(if taken { insn.jt } else { insn.jf });
+                }
+                other => panic!("unexpected code {other:#x}"),
+            }
+        }
+    }
+
+    fn default_program() -> Vec<Insn> {
+        program(&super::super::policy::rules(&Default::default()))
+    }
+
+    const X86_64: u32 = AUDIT_ARCH_X86_64;
+    const NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+
+    #[test]
+    fn denies_with_eperm_and_allows_the_rest() {
+        let p = default_program();
+        assert_eq!(run(&p, 250, X86_64, 0), errno(libc::EPERM), "keyctl");
+        assert_eq!(run(&p, 425, X86_64, 0), errno(libc::EPERM), "io_uring");
+        assert_eq!(run(&p, 323, X86_64, 0), errno(libc::EPERM), "userfaultfd");
+        assert_eq!(run(&p, 0, X86_64, 0), ALLOW, "read");
+        assert_eq!(run(&p, 39, X86_64, 0), ALLOW, "getpid");
+        assert_eq!(run(&p, 449, X86_64, 0), ALLOW, "futex_waitv");
+    }
+
+    #[test]
+    fn clone3_is_enosys_and_new_user_namespaces_are_refused() {
+        let p = default_program();
+        assert_eq!(run(&p, 435, X86_64, 0), errno(libc::ENOSYS), "clone3");
+        let fork = libc::SIGCHLD as u64;
+        assert_eq!(run(&p, 56, X86_64, fork), ALLOW, "clone as fork");
+        let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        assert_eq!(run(&p, 56, X86_64, thread), ALLOW, "clone a thread");
+        assert_eq!(run(&p, 56, X86_64, NEWUSER | fork), errno(libc::EPERM));
+        assert_eq!(run(&p, 272, X86_64, NEWUSER), errno(libc::EPERM), "unshare");
+        let files = libc::CLONE_FILES as u64;
+        assert_eq!(run(&p, 272, X86_64, files), ALLOW, "unshare(CLONE_FILES)");
+    }
+
+    #[test]
+    fn only_harmless_personalities() {
+        let p = default_program();
+        for allowed in PERSONALITIES_FOR_TEST {
+            assert_eq!(run(&p, 135, X86_64, *allowed), ALLOW, "{allowed:#x}");
+        }
+        // ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC.
+        assert_eq!(run(&p, 135, X86_64, 0x0040000), errno(libc::EPERM));
+        assert_eq!(run(&p, 135, X86_64, 0x0400000), errno(libc::EPERM));
+    }
+
+    const PERSONALITIES_FOR_TEST: &[u64] = &[0, 8, 0x20000, 0x20008, 0xffff_ffff];
+
+    #[test]
+    fn other_architectures_and_x32_are_refused() {
+        let p = default_program();
+        // AUDIT_ARCH_I386: a 32-bit call through int 0x80.
+        assert_eq!(run(&p, 0, 3 | 0x4000_0000, 0), KILL_PROCESS);
+        assert_eq!(
+            run(&p, X32_SYSCALL_BIT | 250, X86_64, 0),
+            errno(libc::EPERM)
+        );
+        assert_eq!(run(&p, X32_SYSCALL_BIT, X86_64, 0), errno(libc::EPERM));
+    }
+}
