@@ -142,11 +142,12 @@ pub const DENIED: &[Group] = &[
     },
 ];
 
-/// The personalities an app may set: Linux itself, 32-bit `uname`
-/// (`setarch i686`), the 2.6-looking `uname`, and the query (0xffffffff),
-/// as Docker allows. Others, such as `ADDR_NO_RANDOMIZE` or
-/// `READ_IMPLIES_EXEC`, weaken the process's own protections.
-pub const PERSONALITIES: &[u32] = &[0, 0x0008, 0x2_0000, 0x2_0008, 0xffff_ffff];
+/// The personalities an app may set: Linux itself and the query
+/// (0xffffffff). Docker also allows the 32-bit ones (`setarch i686`), but
+/// the filter refuses 32-bit system calls outright, so they serve nothing
+/// here; the rest, such as `ADDR_NO_RANDOMIZE` or `READ_IMPLIES_EXEC`,
+/// weaken the process's own protections.
+pub const PERSONALITIES: &[u32] = &[0, 0xffff_ffff];
 
 /// The calls checked by argument, or refused with another errno.
 fn special() -> [(&'static str, Rule); 4] {
