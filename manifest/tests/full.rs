@@ -183,7 +183,7 @@ fn locations_of_keys_survive_parsing() {
     assert_eq!(
         m.location("logging.remote.1.url"),
         Some(Location {
-            line: 77,
+            line: 80,
             column: 7
         })
     );
