@@ -14,6 +14,9 @@ use cairn_boot_tests::{serial, Machine, TestSystem, BOOT_TIMEOUT, STEP_TIMEOUT};
 const MANIFEST: &str = r#"
 version = 1
 
+[network.interfaces.eth0]
+dhcp = true
+
 [apps.escaper]
 bundle = "bin/cairn-testapp"
 exec = ["/bin/cairn-testapp", "escapes"]
@@ -55,7 +58,7 @@ const EPERM: &str = "error:1";
 fn every_escape_is_closed_and_the_app_still_works() {
     let _serial = serial();
     let system = TestSystem::build("escapes", MANIFEST);
-    let mut vm = system.boot(&[8080, 8081]);
+    let mut vm = system.boot(&[8080]);
 
     let escaper = facts(&vm, "escaper");
     let get = |k: &str| escaper.get(k).map(String::as_str).unwrap_or("missing");
