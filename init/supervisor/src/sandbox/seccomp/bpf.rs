@@ -1,8 +1,12 @@
 //! The filter as a classic BPF program, built by hand (see
 //! docs/isolation.md for why not with a crate): the architecture is
-//! checked, x32 numbers are refused, then each rule is a block of its own
-//! that either returns or falls through to the next, so no jump is longer
-//! than a block and a filter of any length is valid.
+//! checked, x32 numbers are refused, then the call number is found by a
+//! binary search over the rules' numbers, down to runs of a few rules,
+//! each a block of its own that either returns or falls through to the
+//! next. A search keeps the path of every call short: the kernel runs the
+//! filter for each call number when it is installed (to cache the calls it
+//! always allows), and for every call it cannot cache, so the length of
+//! the path is paid at every start and on every such call.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,7 @@ const LD_W_ABS: u16 = 0x20;
 const JEQ_K: u16 = 0x05 | 0x10;
 const JGE_K: u16 = 0x05 | 0x30;
 const JSET_K: u16 = 0x05 | 0x40;
+const JA: u16 = 0x05;
 const RET_K: u16 = 0x06;
 
 /// Where the kernel's `struct seccomp_data` holds what the filter reads.
@@ -83,6 +88,37 @@ fn block(nr: u32, rule: Rule) -> Vec<Insn> {
     block
 }
 
+/// Rules at most this many are tried one after another.
+const RUN: usize = 4;
+
+/// The search over `rules` (sorted by number, the number in the
+/// accumulator): every path through it returns.
+fn search(rules: &[(u32, Rule)]) -> Vec<Insn> {
+    if rules.len() <= RUN {
+        let mut run = Vec::new();
+        for (nr, rule) in rules {
+            // A block that loads an argument ends in returns only, so the
+            // next block still finds the number in the accumulator.
+            run.extend(block(*nr, *rule));
+        }
+        run.push(stmt(RET_K, ALLOW));
+        return run;
+    }
+    let (low, high) = rules.split_at(rules.len() / 2);
+    let pivot = high.first().map_or(0, |(nr, _)| *nr);
+    let low = search(low);
+    let high = search(high);
+    // At or above the pivot: jump over the lower half, however long it is
+    // (a conditional jump reaches 255 instructions at most).
+    let mut tree = vec![
+        jump(JGE_K, pivot, 0, 1),
+        stmt(JA, u32::try_from(low.len()).unwrap_or(u32::MAX)),
+    ];
+    tree.extend(low);
+    tree.extend(high);
+    tree
+}
+
 /// The whole program for `rules`: anything they do not name is allowed.
 pub fn program(rules: &BTreeMap<u32, Rule>) -> Vec<Insn> {
     let mut program = vec![
@@ -93,12 +129,8 @@ pub fn program(rules: &BTreeMap<u32, Rule>) -> Vec<Insn> {
         jump(JGE_K, X32_SYSCALL_BIT, 0, 1),
         stmt(RET_K, errno(libc::EPERM)),
     ];
-    for (nr, rule) in rules {
-        // A block that loads an argument ends in returns only, so the
-        // next block still finds the number in the accumulator.
-        program.extend(block(*nr, *rule));
-    }
-    program.push(stmt(RET_K, ALLOW));
+    let rules: Vec<(u32, Rule)> = rules.iter().map(|(nr, rule)| (*nr, *rule)).collect();
+    program.extend(search(&rules));
     program
 }
 
@@ -122,6 +154,7 @@ mod tests {
             match insn.code {
                 LD_W_ABS => a = word(insn.k),
                 RET_K => return insn.k,
+                JA => pc += insn.k as usize,
                 JEQ_K | JGE_K | JSET_K => {
                     let taken = match insn.code {
                         JEQ_K => a == insn.k,
@@ -180,6 +213,32 @@ mod tests {
     }
 
     const PERSONALITIES_FOR_TEST: &[u64] = &[0, 0xffff_ffff];
+
+    #[test]
+    fn every_call_number_gets_its_rules_verdict_in_few_steps() {
+        let rules = super::super::policy::rules(&Default::default());
+        let p = program(&rules);
+        for nr in 0..500u32 {
+            let expected = match rules.get(&nr) {
+                None => ALLOW,
+                Some(Rule::Fail(code)) => errno(*code),
+                Some(Rule::FailWithFlags(_)) => ALLOW, // arg0 = 0 below
+                Some(Rule::AllowOnly(_)) => ALLOW,
+            };
+            assert_eq!(run(&p, nr, X86_64, 0), expected, "call {nr}");
+        }
+    }
+
+    #[test]
+    fn a_filter_denying_every_call_is_still_valid() {
+        let rules: BTreeMap<u32, Rule> = (0..451).map(|nr| (nr, Rule::Fail(libc::EPERM))).collect();
+        let p = program(&rules);
+        assert!(p.len() < 4096, "{}", p.len());
+        for nr in [0, 1, 200, 450] {
+            assert_eq!(run(&p, nr, X86_64, 0), errno(libc::EPERM), "call {nr}");
+        }
+        assert_eq!(run(&p, 451, X86_64, 0), ALLOW);
+    }
 
     #[test]
     fn other_architectures_and_x32_are_refused() {
