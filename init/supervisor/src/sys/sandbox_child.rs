@@ -445,7 +445,7 @@ unsafe fn setup(
 ///
 /// # Safety
 /// Async-signal-safe.
-unsafe fn exec_app(
+pub(super) unsafe fn exec_app(
     spec: &SandboxSpec,
     first_free: libc::c_int,
     argv: &[*const libc::c_char],
@@ -506,9 +506,11 @@ pub(crate) unsafe fn install_filter(filter: &[libc::sock_filter]) -> Result<(), 
     }
 }
 
+#[cfg(test)]
 /// A fork without glibc's fork handlers (their locks may be held by a
 /// thread that does not exist in this copy); returns the child's pid, 0 in
-/// the child, or -1.
+/// the child, or -1. The tests' stand-in for a namespace's reaper; the
+/// reaper itself starts the app with [`super::app_start`].
 ///
 /// # Safety
 /// Async-signal-safe; the child must keep to async-signal-safe calls.
@@ -531,7 +533,7 @@ pub(super) unsafe fn raw_fork() -> libc::c_long {
 ///
 /// # Safety
 /// Async-signal-safe.
-unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
+pub(super) unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
     let mut message = [0u8; REPORT_LEN];
     message[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
     message[4..8].copy_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_ne_bytes());
@@ -568,11 +570,7 @@ pub(super) unsafe fn run(
                 libc::_exit(127);
             }
         };
-        match raw_fork() {
-            0 => {
-                report(report_fd, exec_app(spec, first_free, argv, envp));
-                libc::_exit(127);
-            }
+        match super::app_start::start_app(spec, first_free, argv, envp, report_fd) {
             app if app > 0 => {
                 super::ns_reaper::reap_until_exit(libc::pid_t::try_from(app).unwrap_or(2))
             }
