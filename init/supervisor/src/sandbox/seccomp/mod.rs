@@ -15,11 +15,19 @@ use cairn_manifest::Security;
 /// The most instructions the kernel takes in one filter (`BPF_MAXINSNS`).
 const MAX_INSNS: usize = 4096;
 
-/// The filter for an app whose manifest says `security`. Even denying
-/// every call of the table stays far below the kernel's limit; should
-/// that change, the app does not start rather than run unfiltered.
+/// The filter for an app whose manifest says `security`; the default one
+/// (most apps') is built once. Even denying every call of the table stays
+/// far below the kernel's limit; should that change, the app does not
+/// start rather than run unfiltered.
 pub fn program(security: &Security) -> std::io::Result<Vec<bpf::Insn>> {
-    let program = bpf::program(&policy::rules(security));
+    static DEFAULT: std::sync::OnceLock<Vec<bpf::Insn>> = std::sync::OnceLock::new();
+    let program = if security.syscalls.is_empty() {
+        DEFAULT
+            .get_or_init(|| bpf::program(&policy::rules(security)))
+            .clone()
+    } else {
+        bpf::program(&policy::rules(security))
+    };
     if program.len() > MAX_INSNS {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
