@@ -6,8 +6,9 @@
 //! file.
 //!
 //! Parsing goes text -> a tree of values with positions (`tree`) -> typed
-//! values (`sections`) -> checks across apps and jobs (`cross`). The tree
-//! stage is where command-line overrides can be applied before validation.
+//! values (`sections`) -> checks across apps, jobs and services (`cross`).
+//! The tree stage is where command-line overrides can be applied before
+//! validation.
 #![forbid(unsafe_code)]
 
 pub mod cron_syntax;
@@ -20,6 +21,7 @@ mod names;
 pub mod overrides;
 mod reader;
 mod sections;
+mod service;
 mod suggest;
 pub mod syscalls;
 mod tree;
@@ -35,7 +37,8 @@ pub use locations::{KeyLocation, Locations};
 pub use model::*;
 pub use names::{secret_name_problem, SERVICE_PREFIX};
 pub use sections::{DEFAULT_RATE_LIMIT, SCHEMA_VERSION};
-pub use uid::{app_uid, job_uid, UID_BASE, UID_SPAN};
+pub use service::*;
+pub use uid::{app_uid, job_uid, selector_uid, UID_BASE, UID_SPAN};
 pub use units::{format_size, parse_duration, parse_size};
 
 /// The most instances one app may have.

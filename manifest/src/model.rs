@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::locations::{KeyLocation, Locations};
+use crate::service::Service;
 
 /// A whole manifest.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Manifest {
     pub jobs: BTreeMap<String, Job>,
     pub control: Control,
     pub update: Update,
+    /// Services by name, sorted like apps.
+    pub services: BTreeMap<String, Service>,
     /// Where each key was written, for errors found after parsing
     /// (see [`Manifest::diagnostic_at`]). Empty for a manifest built in code.
     pub locations: Locations,
@@ -125,6 +128,9 @@ pub struct App {
     pub secrets: BTreeMap<String, String>,
     /// Changes to the default system call filter.
     pub security: Security,
+    /// The services and other apps this app connects to, by name, as
+    /// written; see [`Manifest::service_env`].
+    pub uses: Vec<String>,
 }
 
 impl Default for App {
@@ -147,6 +153,7 @@ impl Default for App {
             health: None,
             secrets: BTreeMap::new(),
             security: Security::default(),
+            uses: Vec::new(),
         }
     }
 }

@@ -92,6 +92,20 @@ pub(crate) fn env_name_problem(name: &str) -> Option<&'static str> {
     (!ok).then_some(RULE)
 }
 
+/// HTTP header names are tokens (RFC 9110): letters, digits and
+/// ``!#$%&'*+-.^_`|~``. Case does not matter to HTTP; the caller keeps them
+/// in lower case.
+pub(crate) fn header_name_problem(name: &str) -> Option<&'static str> {
+    const RULE: &str =
+        "a header name is letters, digits and `-` (any of !#$%&'*+-.^_`|~ too), like \"x-tenant\"";
+    let ok = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+    (!ok).then_some(RULE)
+}
+
 /// A DNS host name (dot-separated labels), as used for a log server.
 pub(crate) fn is_dns_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| hostname_problem(l).is_none())
@@ -156,6 +170,15 @@ mod tests {
         assert!(is_dns_name("logs.example.net"));
         assert!(!is_dns_name("logs..net"));
         assert!(!is_dns_name("logs_1.net"));
+    }
+
+    #[test]
+    fn header_names_are_tokens() {
+        assert_eq!(header_name_problem("x-tenant"), None);
+        assert_eq!(header_name_problem("X-Forwarded-For"), None);
+        assert!(header_name_problem("").is_some());
+        assert!(header_name_problem("x tenant").is_some());
+        assert!(header_name_problem("x:y").is_some());
     }
 
     #[test]

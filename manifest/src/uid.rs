@@ -22,6 +22,13 @@ pub fn job_uid(job_name: &str) -> u32 {
     app_uid(&format!("job:{job_name}"))
 }
 
+/// The uid (= gid) the selector of service `service` runs as: [`app_uid`]
+/// of `"selector:" + name`. A selector is sandboxed like an app, under an
+/// id of its own, so it can read nothing of the app it chooses among.
+pub fn selector_uid(service: &str) -> u32 {
+    app_uid(&format!("selector:{service}"))
+}
+
 /// 32-bit FNV-1a: tiny, stable across versions and platforms, and spreads
 /// short names well.
 fn fnv1a32(bytes: &[u8]) -> u32 {
@@ -49,6 +56,8 @@ mod tests {
         assert_eq!(job_uid("backup"), 481_076);
         assert_ne!(app_uid("web"), app_uid("db"));
         assert_ne!(app_uid("backup"), job_uid("backup"));
+        assert_eq!(selector_uid("web"), app_uid("selector:web"));
+        assert_ne!(selector_uid("web"), app_uid("web"));
         for name in [
             "web",
             "db",

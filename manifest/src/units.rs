@@ -1,5 +1,5 @@
-//! Durations ("500ms", "1h30m") and sizes ("64KiB", "1GiB") as written in
-//! manifests and board configs.
+//! Durations ("500ms", "1h30m"), sizes ("64KiB", "1GiB") and percentages
+//! ("99.9%") as written in manifests and board configs.
 
 use std::time::Duration;
 
@@ -41,6 +41,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total_ms = part.ok_or_else(|| format!("duration `{s}` is too long"))?;
     }
     Ok(Duration::from_millis(total_ms))
+}
+
+/// A duration as a manifest writes it: `"10m"`, `"1m30s"`, `"1500ms"` is
+/// `"1s500ms"`; the inverse of [`parse_duration`] for whole milliseconds.
+pub(crate) fn format_duration(duration: Duration) -> String {
+    let mut ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    for (unit, factor) in DURATION_UNITS {
+        if ms >= *factor {
+            out.push_str(&format!("{}{unit}", ms / factor));
+            ms %= factor;
+        }
+    }
+    out
 }
 
 const SIZE_UNITS: &[(&str, u64)] = &[
@@ -86,6 +103,26 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Err(format!(
         "`{unit}` is ambiguous in `{s}`: write {binary} (1 {binary} = {factor} bytes)"
     ))
+}
+
+const PERCENT_HELP: &str =
+    "write a percentage in quotes, more than 0 and at most 100, like \"99%\" or \"99.9%\"";
+
+/// Parses a percentage more than 0 and at most 100: `"99%"`, `"99.95%"`.
+/// The sign is required, so that `0.99` and `99` are never confused.
+pub(crate) fn parse_percent(s: &str) -> Result<f64, String> {
+    let Some(number) = s.strip_suffix('%') else {
+        return Err(format!("`{s}` has no `%`; {PERCENT_HELP}"));
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
+    let digits = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || !digits(fraction) {
+        return Err(format!("`{s}` is not a percentage; {PERCENT_HELP}"));
+    }
+    match number.parse::<f64>() {
+        Ok(value) if value > 0.0 && value <= 100.0 => Ok(value),
+        _ => Err(format!("`{s}` is out of range; {PERCENT_HELP}")),
+    }
 }
 
 fn size_help(example_unit: &str) -> String {
@@ -154,6 +191,33 @@ pub fn format_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_format_back_to_what_parses() {
+        for text in ["10m", "1m30s", "1s500ms", "2d", "5ms", "0s"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn percentages_need_a_sign_and_a_sensible_range() {
+        assert_eq!(parse_percent("99%"), Ok(99.0));
+        assert_eq!(parse_percent("99.95%"), Ok(99.95));
+        assert_eq!(parse_percent("100%"), Ok(100.0));
+        assert!(parse_percent("99")
+            .unwrap_err()
+            .starts_with("`99` has no `%`"));
+        assert!(parse_percent("0%").unwrap_err().contains("out of range"));
+        assert!(parse_percent("100.1%")
+            .unwrap_err()
+            .contains("out of range"));
+        for bad in ["%", ".5%", "5.%", "-1%", "9 9%", "1e2%"] {
+            assert!(
+                parse_percent(bad).unwrap_err().contains("not a percentage"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn sizes_read_as_the_manifest_writes_them() {

@@ -28,13 +28,23 @@ fn the_complete_example_is_the_fixture() {
     assert_eq!(block_after(&doc, "<!-- full-example -->", "toml"), fixture);
 }
 
+/// The manifest under `heading` prints exactly the text shown after it.
+fn assert_errors_as_shown(heading: &str) {
+    let doc = reference();
+    let manifest = block_after(&doc, heading, "toml");
+    let shown = block_after(&doc, heading, "text");
+    let errors = cairn_manifest::parse(manifest, Path::new("system.toml")).unwrap_err();
+    assert_eq!(format!("{errors}\n"), shown, "under {heading}");
+}
+
 #[test]
 fn the_error_example_prints_what_the_reference_shows() {
-    let doc = reference();
-    let manifest = block_after(&doc, "## Errors you may see", "toml");
-    let shown = block_after(&doc, "## Errors you may see", "text");
-    let errors = cairn_manifest::parse(manifest, Path::new("system.toml")).unwrap_err();
-    assert_eq!(format!("{errors}\n"), shown);
+    assert_errors_as_shown("## Errors you may see");
+}
+
+#[test]
+fn the_services_error_example_prints_what_the_reference_shows() {
+    assert_errors_as_shown("### Names and ports have one owner");
 }
 
 #[test]
@@ -46,6 +56,7 @@ fn every_section_example_parses() {
         "## `[network.interfaces.NAME]`",
         "## `[logging]`",
         "## `[jobs.NAME]`",
+        "## `[services.NAME]`",
     ] {
         let example = block_after(&doc, heading, "toml");
         let text = format!("version = 1\n{example}");
@@ -54,5 +65,5 @@ fn every_section_example_parses() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 4);
+    assert_eq!(checked, 5);
 }

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cairn_manifest::{
-    load, HealthCheck, Interface, KeyLocation, Location, LogLevel, Missed, Overlap, PathGrant,
-    Restart, Sockets, SyslogTransport,
+    load, Balance, HealthCheck, Interface, KeyLocation, Limits, Location, LogLevel, Missed,
+    Overlap, PathGrant, Protocol, Restart, Selector, Service, Slo, Sockets, Start, SyslogTransport,
+    Tls,
 };
 
 fn fixture() -> PathBuf {
@@ -49,6 +50,7 @@ fn the_web_app() {
     assert_eq!(web.env["RUST_LOG"], "info");
     assert_eq!(web.instances, 1);
     assert_eq!(web.after, ["db"]);
+    assert_eq!(web.uses, ["sql", "reports"]);
     assert_eq!(web.restart, Restart::OnFailure);
     assert_eq!(web.stop_timeout, Duration::from_secs(10));
     assert_eq!(web.sockets, Sockets::Bound);
@@ -143,6 +145,73 @@ fn control_and_update() {
 }
 
 #[test]
+fn services_and_what_the_apps_that_use_them_find() {
+    let m = load(&fixture()).unwrap();
+    assert_eq!(
+        m.services["web"],
+        Service {
+            name: "web".into(),
+            app: "web".into(),
+            port: "http".into(),
+            listen: 80,
+            protocol: Protocol::Http,
+            balance: Balance::Program(Selector {
+                bundle: "lb/pick".into(),
+                exec: vec!["/bin/pick".into()],
+                timeout: Duration::from_millis(5),
+                headers: vec!["x-tenant".into()],
+                limits: Limits {
+                    memory: Some(64 << 20),
+                    processes: Some(4),
+                    cpu: Some(0.25),
+                    open_files: Some(256),
+                },
+            }),
+            start: Start::Always,
+            slo: Some(Slo {
+                within: Duration::from_millis(200),
+                target_percent: 99.0
+            }),
+            tls: Some(Tls {
+                cert: "tls/web.pem".into(),
+                key: "web-tls".into()
+            }),
+        }
+    );
+    let sql = &m.services["sql"];
+    assert_eq!((sql.app.as_str(), sql.port.as_str()), ("db", "sql"));
+    assert_eq!((sql.listen, sql.protocol), (6432, Protocol::Tcp));
+    assert_eq!(sql.balance, Balance::Hash { header: None });
+    assert_eq!(
+        (sql.start, sql.slo, sql.tls.clone()),
+        (Start::Always, None, None)
+    );
+    let reports = &m.services["reports"];
+    assert_eq!(
+        reports.balance,
+        Balance::Hash {
+            header: Some("x-tenant".into())
+        }
+    );
+    let ten_minutes = Start::OnDemand {
+        idle_stop: Duration::from_secs(600),
+    };
+    assert_eq!(reports.start, ten_minutes);
+    assert_eq!(m.app_start("report"), ten_minutes);
+    assert_eq!(m.app_start("web"), Start::Always);
+    assert_eq!(
+        m.service_env("web"),
+        [
+            ("SERVICE_SQL".to_owned(), "sql.service:6432".to_owned()),
+            (
+                "SERVICE_REPORTS".to_owned(),
+                "reports.service:8000".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn locations_of_keys_survive_parsing() {
     let m = load(&fixture()).unwrap();
     // [apps.web] is on line 17; bundle = "build/web" on line 18.
@@ -169,7 +238,7 @@ fn locations_of_keys_survive_parsing() {
     assert_eq!(
         m.location("apps.web.paths./etc/web"),
         Some(Location {
-            line: 32,
+            line: 33,
             column: 14
         })
     );
@@ -183,7 +252,7 @@ fn locations_of_keys_survive_parsing() {
     assert_eq!(
         m.location("logging.remote.1.url"),
         Some(Location {
-            line: 80,
+            line: 81,
             column: 7
         })
     );
@@ -200,7 +269,7 @@ fn locations_of_keys_survive_parsing() {
         .ends_with(":18:10: error: bundle `build/web` does not exist\n  help: build it first"));
     // A key left to its default is blamed on its table.
     let d = m.diagnostic_at("apps.web.health.nope", "x", None);
-    assert_eq!((d.line, d.column), (41, 1));
+    assert_eq!((d.line, d.column), (42, 1));
 }
 
 #[test]

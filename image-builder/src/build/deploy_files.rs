@@ -18,23 +18,25 @@ fn write(stage: &Path, relative: &str, bytes: &[u8]) -> Result<(), BuildError> {
     std::fs::write(&path, bytes).map_err(BuildError::io(format!("cannot write {}", path.display())))
 }
 
-/// Stages the project's public update key, its CA certificate, the
-/// services' binary and the board name. No private key is read here.
+/// Stages the project's public update keys (two during a key rotation),
+/// its CA certificate, the services' binary and the board name. No private
+/// key is used here.
 pub fn stage(
     stage: &Path,
     keys: &ProjectKeys,
     control: &Path,
     board: &str,
 ) -> Result<(), BuildError> {
-    let update = keys.public_key()?;
-    let pem = update
-        .to_pem()
-        .map_err(|e| BuildError::Invalid(format!("{}: {e}", keys.update_pub().display())))?;
-    write(
-        stage,
-        &format!("{}/{}.pub", bank::UPDATE_KEYS_DIR, update.key_id()),
-        pem.as_bytes(),
-    )?;
+    for update in keys.trusted_keys()? {
+        let pem = update
+            .to_pem()
+            .map_err(|e| BuildError::Invalid(format!("update key {}: {e}", update.key_id())))?;
+        write(
+            stage,
+            &format!("{}/{}.pub", bank::UPDATE_KEYS_DIR, update.key_id()),
+            pem.as_bytes(),
+        )?;
+    }
     write(stage, bank::CONTROL_CA, keys.ca_pem()?.as_bytes())?;
     copy_file(control, &stage.join(bank::CONTROL_BIN), Some(0o755))?;
     write(stage, bank::BOARD, format!("{board}\n").as_bytes())

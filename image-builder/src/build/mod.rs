@@ -518,7 +518,7 @@ fn build_in(
             kernel: &boot.kernel.vmlinuz,
             initrd: &boot.initrd,
         },
-        &inputs.keys.signing_key()?,
+        &inputs.keys.signing_keys()?,
         work,
         &opts.out_dir,
     )?;

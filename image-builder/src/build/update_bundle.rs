@@ -1,5 +1,6 @@
 //! `update.cairn` beside `disk.img`: the bank, the kernel and the initramfs
-//! of this build, signed with the project's update key, for `cairn deploy`.
+//! of this build, signed with the project's update key (with both keys
+//! during a key rotation), for `cairn deploy`.
 //! The same image gives the same bundle: Ed25519 signatures are
 //! deterministic and the layout has one valid form.
 
@@ -26,7 +27,7 @@ pub struct Contents<'a> {
 /// Writes the bundle into `work` and moves it to `out_dir`.
 pub fn write(
     contents: Contents<'_>,
-    key: &SigningKey,
+    keys: &[SigningKey],
     work: &Path,
     out_dir: &Path,
 ) -> Result<PathBuf, BuildError> {
@@ -39,11 +40,14 @@ pub fn write(
         partial.display()
     )))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    BundleWriter::new(contents.info)
+    let mut writer = BundleWriter::new(contents.info)
         .payload(PayloadName::Bank, open(contents.squashfs)?)
         .payload(PayloadName::Linux, open(contents.kernel)?)
-        .payload(PayloadName::Initrd, Cursor::new(contents.initrd))
-        .signed_by(key)
+        .payload(PayloadName::Initrd, Cursor::new(contents.initrd));
+    for key in keys {
+        writer = writer.signed_by(key);
+    }
+    writer
         .write_to(&mut out)
         .map_err(|e| BuildError::Invalid(format!("cannot write the update bundle: {e}")))?;
     out.flush().map_err(BuildError::io(format!(

@@ -69,7 +69,11 @@ fn verify(
             },
             &cwd,
         )?;
-        vec![dir.join(cairn_image_builder::keys::UPDATE_PUB)]
+        // During a key rotation the project trusts the incoming key too.
+        let next = dir.join(format!("{}.pub", cairn_image_builder::keys::NEXT));
+        let mut keys = vec![dir.join(cairn_image_builder::keys::UPDATE_PUB)];
+        keys.extend(next.exists().then_some(next));
+        keys
     } else {
         keys.to_vec()
     };

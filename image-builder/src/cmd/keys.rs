@@ -35,6 +35,17 @@ pub enum KeysCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Replace the update signing key in two steps: without --finish, make
+    /// the next key (builds then trust and sign with both); with --finish,
+    /// once every device runs such a build, retire the old key.
+    Rotate {
+        /// Retire the old key and keep only the new one.
+        #[arg(long)]
+        finish: bool,
+        /// The project's key directory (default: .cairn in the current directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 pub fn main(args: &KeysArgs) -> ExitCode {
@@ -83,6 +94,38 @@ fn run(args: &KeysArgs) -> anyhow::Result<()> {
                 "give both to {name} with ca.crt; they use it with `cairn status --to HOST --identity DIR --as {name}`"
             );
         }
+        KeysCmd::Rotate { finish, dir } => rotate(&keys_at(dir), *finish)?,
     }
+    Ok(())
+}
+
+fn rotate(keys: &ProjectKeys, finish: bool) -> anyhow::Result<()> {
+    if finish {
+        let current = keys
+            .finish_rotation()
+            .context("cannot finish the key rotation")?;
+        println!("update key {current} is now the only one builds trust and sign with");
+        println!(
+            "the old key pair is kept in {}: delete it once no device needs a bundle signed by it \
+             (at once if it leaked)",
+            keys.retired_dir().display()
+        );
+        println!(
+            "a device still on a build from before the rotation refuses new bundles: deploy a \
+             bundle built during the rotation to it first"
+        );
+        return Ok(());
+    }
+    let next = keys
+        .start_rotation()
+        .context("cannot start a key rotation")?;
+    println!(
+        "made the next update key {next}: {}",
+        keys.next_key().display()
+    );
+    println!(
+        "every build now trusts both keys and signs with both; deploy one to every device, then \
+         run `cairn keys rotate --finish`"
+    );
     Ok(())
 }

@@ -33,7 +33,9 @@ pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeysErro
     // under its own name.
     let _ = fs::remove_file(&temp);
     match result {
-        Ok(()) => sync_dir(path).map_err(KeysError::io(format!("cannot sync {}", path.display()))),
+        Ok(()) => {
+            sync_parent(path).map_err(KeysError::io(format!("cannot sync {}", path.display())))
+        }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(KeysError::Exists {
             path: path.to_owned(),
         }),
@@ -53,7 +55,14 @@ fn write_temp(temp: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     file.sync_all()
 }
 
-fn sync_dir(path: &Path) -> io::Result<()> {
+/// Makes the entries of `dir` durable (a rename or a link in it).
+pub fn sync_dir(dir: &Path) -> Result<(), KeysError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(KeysError::io(format!("cannot sync {}", dir.display())))
+}
+
+fn sync_parent(path: &Path) -> io::Result<()> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
         _ => Ok(()),

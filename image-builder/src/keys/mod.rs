@@ -7,6 +7,9 @@
 //!   .gitignore            keeps every *.key (and build/, dev/) out of git
 //!   update.key  0600      Ed25519: signs update bundles
 //!   update.pub            what every image trusts (cairn/keys/update/<key id>.pub)
+//!   update-next.key 0600  during a key rotation: the key coming in (rotation.rs)
+//!   update-next.pub
+//!   retired/              key pairs a finished rotation took out of use
 //!   ca.key      0600      the CA: signs identities
 //!   ca.crt                what every image's control API trusts for clients
 //!   admin.key   0600      the first operator identity (CN admin, O admin)
@@ -24,6 +27,7 @@ mod builds;
 pub mod certs;
 mod files;
 mod identity;
+mod rotation;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +36,7 @@ use cairn_update::{PublicKey, SigningKey};
 pub use builds::{BuildNumber, Builds};
 pub use certs::{Ca, Made, Role, DEVICE_NAME};
 pub use identity::DeviceIdentity;
+pub use rotation::{Rotation, NEXT, RETIRED_DIR};
 
 /// The directory's name beside a manifest.
 pub const DIR_NAME: &str = ".cairn";
@@ -66,7 +71,7 @@ pub enum KeysError {
     NotFound { dir: PathBuf },
     #[error("{} can be read by group or others (mode {mode:03o}); run `chmod 600 {}` after making sure no one copied it, or make new keys", path.display(), path.display())]
     ExposedKey { path: PathBuf, mode: u32 },
-    #[error("{name:?} is not an identity name: use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit, other than \"ca\" and \"update\"")]
+    #[error("{name:?} is not an identity name: use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit, other than \"ca\", \"update\" and \"update-next\"")]
     BadName { name: String },
     #[error("making or reading {what}: {source}")]
     Cert {
@@ -76,6 +81,8 @@ pub enum KeysError {
     },
     #[error("{what}")]
     Mismatch { what: String },
+    #[error("{what}")]
+    Rotation { what: String },
     #[error("{0}")]
     UpdateKey(#[from] cairn_update::KeyError),
     #[error("{context}: {error}")]
@@ -298,7 +305,8 @@ pub fn check_name(name: &str) -> Result<(), KeysError> {
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.iter().all(allowed)
         && name != "ca"
-        && name != UPDATE;
+        && name != UPDATE
+        && name != NEXT;
     if ok {
         Ok(())
     } else {

@@ -12,10 +12,10 @@ mod support;
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cairn_supervisor::cgroup::{cgroup2_mount_point, join_from_child};
-use cairn_supervisor::portguard::guard_cgroup;
+use cairn_supervisor::portguard::{arm_hooks, guard_cgroup};
 
 /// One bind the child tries, and the errno it must get (0 = success).
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +102,50 @@ fn try_bind(probe: &Probe) -> i32 {
     }
 }
 
+/// Forks a child into `cgroup`, which tries each probe; its errnos.
+fn bind_in(cgroup: &Path, probes: &[Probe]) -> Vec<i32> {
+    let procs = fs::OpenOptions::new()
+        .write(true)
+        .open(cgroup.join("cgroup.procs"))
+        .unwrap();
+    let mut pipe = [0; 2];
+    // SAFETY: pipe2 fills the two-element array it is given.
+    let ret = unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(ret, 0, "pipe2");
+    let mut results = vec![0i32; probes.len()];
+    // SAFETY: the child only makes async-signal-safe calls (write, socket,
+    // bind, close, _exit) on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let joined = join_from_child(procs.as_raw_fd()).is_ok();
+        for (slot, probe) in results.iter_mut().zip(probes) {
+            *slot = if joined { try_bind(probe) } else { -1000 };
+        }
+        let bytes = results.len() * std::mem::size_of::<i32>();
+        // SAFETY: writes the results array; _exit never returns.
+        unsafe {
+            libc::write(pipe[1], results.as_ptr().cast(), bytes);
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closes our copy of the write end, reads into `results`,
+    // which is large enough, and reaps the child.
+    let (read, status) = unsafe {
+        libc::close(pipe[1]);
+        let bytes = results.len() * std::mem::size_of::<i32>();
+        let read = libc::read(pipe[0], results.as_mut_ptr().cast(), bytes);
+        libc::close(pipe[0]);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        (read, status)
+    };
+    assert_eq!(status, 0, "child status");
+    assert_eq!(read as usize, results.len() * 4, "child sent no results");
+
+    results
+}
+
 #[test]
 #[ignore = "needs root"]
 fn kernel_refuses_undeclared_ports() {
@@ -173,44 +217,7 @@ fn kernel_refuses_undeclared_ports() {
         println!("note: no IPv6 loopback here; checking IPv4 only");
     }
 
-    let procs = fs::OpenOptions::new()
-        .write(true)
-        .open(cgroup.0.join("cgroup.procs"))
-        .unwrap();
-    let mut pipe = [0; 2];
-    // SAFETY: pipe2 fills the two-element array it is given.
-    let ret = unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(ret, 0, "pipe2");
-    let mut results = vec![0i32; probes.len()];
-    // SAFETY: the child only makes async-signal-safe calls (write, socket,
-    // bind, close, _exit) on memory prepared before the fork.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let joined = join_from_child(procs.as_raw_fd()).is_ok();
-        for (slot, probe) in results.iter_mut().zip(&probes) {
-            *slot = if joined { try_bind(probe) } else { -1000 };
-        }
-        let bytes = results.len() * std::mem::size_of::<i32>();
-        // SAFETY: writes the results array; _exit never returns.
-        unsafe {
-            libc::write(pipe[1], results.as_ptr().cast(), bytes);
-            libc::_exit(0);
-        }
-    }
-    // SAFETY: closes our copy of the write end, reads into `results`,
-    // which is large enough, and reaps the child.
-    let (read, status) = unsafe {
-        libc::close(pipe[1]);
-        let bytes = results.len() * std::mem::size_of::<i32>();
-        let read = libc::read(pipe[0], results.as_mut_ptr().cast(), bytes);
-        libc::close(pipe[0]);
-        let mut status = 0;
-        libc::waitpid(pid, &mut status, 0);
-        (read, status)
-    };
-    assert_eq!(status, 0, "child status");
-    assert_eq!(read as usize, results.len() * 4, "child sent no results");
+    let results = bind_in(&cgroup.0, &probes);
 
     let mut failures = Vec::new();
     for (probe, got) in probes.iter().zip(&results) {
@@ -232,4 +239,49 @@ fn kernel_refuses_undeclared_ports() {
 
     // Outside the cgroup the same port binds: the refusal came from the guard.
     TcpListener::bind(("127.0.0.1", denied)).expect("undeclared port is free outside the cgroup");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn armed_hooks_on_a_parent_allow_every_bind_and_leave_each_guard_in_force() {
+    support::require_root();
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let Some(mount) = cgroup2_mount_point(&mountinfo) else {
+        panic!("cannot run: no cgroup v2 hierarchy is mounted");
+    };
+    let parent = TestCgroup(mount.join(format!("cairn-armed-test-{}", std::process::id())));
+    fs::create_dir(&parent.0).unwrap();
+    arm_hooks(&parent.0).unwrap();
+    let child = TestCgroup(parent.0.join("app"));
+    fs::create_dir(&child.0).unwrap();
+    let allowed = free_port(false);
+    let mut denied = free_port(false);
+    while denied == allowed {
+        denied = free_port(false);
+    }
+    // A guard below the armed programs still attaches, and still refuses.
+    drop(guard_cgroup(&child.0, &[allowed]).unwrap());
+    let tcp = libc::SOCK_STREAM;
+    let probe = |name, port, expect| Probe {
+        name,
+        v6: false,
+        kind: tcp,
+        port,
+        expect,
+    };
+    let in_child = bind_in(
+        &child.0,
+        &[
+            probe("declared", allowed, 0),
+            probe("undeclared", denied, libc::EPERM),
+        ],
+    );
+    assert_eq!(in_child, vec![0, libc::EPERM], "in the guarded child");
+    // In the armed parent itself, every bind passes.
+    let in_parent = bind_in(
+        &parent.0,
+        &[probe("any", denied, 0), probe("port 80", 80, 0)],
+    );
+    assert_eq!(in_parent, vec![0, 0], "in the armed parent");
+    drop(child);
 }

@@ -373,6 +373,7 @@ fn app(name: &str) -> App {
         health: None,
         secrets: Default::default(),
         security: Default::default(),
+        uses: Vec::new(),
     }
 }
 

@@ -44,6 +44,7 @@ fn app(name: &str, script: &str, restart: Restart) -> App {
         health: None,
         secrets: Default::default(),
         security: Default::default(),
+        uses: Vec::new(),
     }
 }
 

@@ -54,6 +54,7 @@ fn prober(declared: u16, undeclared: u16, limits: Limits) -> App {
         health: None,
         secrets: Default::default(),
         security: Default::default(),
+        uses: Vec::new(),
     }
 }
 

@@ -1,10 +1,12 @@
-//! Names and uids: an app and a job may not share either.
+//! Names and uids: an app and a job may not share either, and a service's
+//! selector runs under a uid of its own too.
 
 use std::collections::BTreeMap;
 
 use crate::diag::Diagnostic;
 use crate::model::Manifest;
-use crate::uid::{app_uid, job_uid};
+use crate::service::Balance;
+use crate::uid::{app_uid, job_uid, selector_uid};
 
 pub(crate) fn check(manifest: &Manifest) -> Vec<Diagnostic> {
     let locations = &manifest.locations;
@@ -25,7 +27,7 @@ pub(crate) fn check(manifest: &Manifest) -> Vec<Diagnostic> {
             Some(help.to_owned()),
         ));
     }
-    // uid -> (kind, name, key path), in the order apps then jobs.
+    // uid -> (kind, name, key path), in the order apps, jobs, selectors.
     let mut owners: BTreeMap<u32, (&str, &str, String)> = BTreeMap::new();
     let everyone = manifest
         .apps
@@ -36,6 +38,16 @@ pub(crate) fn check(manifest: &Manifest) -> Vec<Diagnostic> {
                 .jobs
                 .keys()
                 .map(|j| ("job", j.as_str(), job_uid(j), format!("jobs.{j}"))),
+        )
+        .chain(
+            manifest
+                .services
+                .iter()
+                .filter(|(_, s)| matches!(s.balance, Balance::Program(_)))
+                .map(|(s, _)| {
+                    let path = format!("services.{s}.selector");
+                    ("the selector of service", s.as_str(), selector_uid(s), path)
+                }),
         );
     for (kind, name, uid, path) in everyone {
         if let Some((other_kind, other_name, _)) = owners.get(&uid) {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::model::{App, Restart, Sockets};
 use crate::names;
 use crate::reader::{find, Ctx, Section};
-use crate::sections::{exec, grants, health, security};
+use crate::sections::exec::{self, Ports};
+use crate::sections::{grants, health, security};
 
 pub(crate) const KEYS: &[&str] = &[
     "bundle",
@@ -24,32 +25,24 @@ pub(crate) const KEYS: &[&str] = &[
     "health",
     "secrets",
     "security",
+    "uses",
 ];
 
 pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) fn read(ctx: &mut Ctx<'_>, name: &str, table: &Section<'_>) -> App {
-    if let Some(rule) = names::app_name_problem(name) {
-        ctx.error_at_key(
-            &table.path,
-            format!("`{name}` is not a valid app name"),
-            Some(rule.to_owned()),
-        );
-    }
+    super::check_name(ctx, name, table, "app");
     let bundle = bundle(ctx, table);
     let ports = ports(ctx, table);
     let port_names: Vec<String> = ports.keys().cloned().collect();
-    let exec = required_exec(ctx, table, Some(&ports));
+    let exec = required_exec(ctx, table, Ports::Declared(&ports));
     let max = crate::MAX_INSTANCES;
     let instances_help = format!("instances is how many copies of the app run, from 1 to {max}");
     let instances = ctx
         .integer_in(table, "instances", 1..=i64::from(max), &instances_help)
         .and_then(|i| u32::try_from(i.value).ok())
         .unwrap_or(1);
-    let after = ctx
-        .strings(table, "after")
-        .map(|list| list.value.iter().map(|a| a.value.to_owned()).collect())
-        .unwrap_or_default();
+    let after = names_list(ctx, table, "after");
     let restart = [
         ("always", Restart::Always),
         ("on-failure", Restart::OnFailure),
@@ -77,6 +70,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, name: &str, table: &Section<'_>) -> App {
         health: health::read(ctx, table, &ports),
         secrets: grants::secrets(ctx, table),
         security: security::read(ctx, table),
+        uses: names_list(ctx, table, "uses"),
         ports,
     };
     for path in app.secrets.keys() {
@@ -95,7 +89,15 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, name: &str, table: &Section<'_>) -> App {
     app
 }
 
-/// `bundle`, required for apps and jobs alike.
+/// A list of names (`after`, `uses`); what each names is checked once every
+/// app and service has been read (see `cross`).
+fn names_list(ctx: &mut Ctx<'_>, table: &Section<'_>, key: &str) -> Vec<String> {
+    ctx.strings(table, key)
+        .map(|list| list.value.iter().map(|a| a.value.to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// `bundle`, required for apps, jobs and selectors alike.
 pub(crate) fn bundle(ctx: &mut Ctx<'_>, table: &Section<'_>) -> Option<String> {
     if find(table, "bundle").is_none() {
         let help =
@@ -116,11 +118,11 @@ pub(crate) fn bundle(ctx: &mut Ctx<'_>, table: &Section<'_>) -> Option<String> {
     Some(bundle.value.to_owned())
 }
 
-/// `exec`, required for apps and jobs alike.
+/// `exec`, required for apps, jobs and selectors alike.
 pub(crate) fn required_exec(
     ctx: &mut Ctx<'_>,
     table: &Section<'_>,
-    ports: Option<&BTreeMap<String, u16>>,
+    ports: Ports<'_>,
 ) -> Option<Vec<String>> {
     if find(table, "exec").is_none() {
         let help =

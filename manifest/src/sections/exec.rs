@@ -5,14 +5,24 @@ use std::collections::BTreeMap;
 use crate::reader::{Ctx, Field, Section};
 use crate::suggest;
 
+/// The ports a command line may refer to as `${ports.NAME}`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ports<'a> {
+    /// An app's declared ports (also for its health check).
+    Declared(&'a BTreeMap<String, u16>),
+    /// None: the programs that have none, in the plural ("jobs",
+    /// "selectors"), for the error.
+    None(&'static str),
+}
+
 /// Reads `key` of `section` as an argv: non-empty, the program an absolute
 /// path inside the app's tree, and `${ports.NAME}` naming declared ports
-/// only. `ports` is None for jobs, which have none.
+/// only.
 pub(crate) fn read(
     ctx: &mut Ctx<'_>,
     section: &Section<'_>,
     key: &str,
-    ports: Option<&BTreeMap<String, u16>>,
+    ports: Ports<'_>,
 ) -> Option<Vec<String>> {
     let argv = ctx.strings(section, key)?;
     let Some(program) = argv.value.first() else {
@@ -43,11 +53,7 @@ pub(crate) fn read(
 }
 
 /// Checks one argument's `${...}` references and characters.
-fn check_arg(
-    ctx: &mut Ctx<'_>,
-    arg: &Field<'_, &str>,
-    ports: Option<&BTreeMap<String, u16>>,
-) -> bool {
+fn check_arg(ctx: &mut Ctx<'_>, arg: &Field<'_, &str>, ports: Ports<'_>) -> bool {
     if arg.value.contains('\0') {
         ctx.error(arg.span(), "an argument contains a NUL character", None);
         return false;
@@ -70,8 +76,8 @@ fn check_arg(
         let inner = &arg.value[start + 2..start + len];
         searched = start + len + 1;
         match (inner.strip_prefix("ports."), ports) {
-            (Some(name), Some(ports)) if ports.contains_key(name) => {}
-            (Some(name), Some(ports)) => {
+            (Some(name), Ports::Declared(ports)) if ports.contains_key(name) => {}
+            (Some(name), Ports::Declared(ports)) => {
                 ok = false;
                 let message = format!(
                     "`${{{inner}}}` refers to port `{name}`, which this app does not declare"
@@ -88,9 +94,9 @@ fn check_arg(
                     });
                 ctx.error(&span, message, Some(help));
             }
-            (Some(_), None) => {
+            (Some(_), Ports::None(who)) => {
                 ok = false;
-                ctx.error(&span, format!("`${{{inner}}}`: jobs have no ports"), None);
+                ctx.error(&span, format!("`${{{inner}}}`: {who} have no ports"), None);
             }
             (None, _) => {
                 ok = false;

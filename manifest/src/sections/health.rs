@@ -52,7 +52,8 @@ fn check(
         [kind] => match *kind {
             "http" => http(ctx, table, ports),
             "tcp" => tcp(ctx, table, ports),
-            _ => exec::read(ctx, table, "exec", Some(ports)).map(|argv| HealthCheck::Exec { argv }),
+            _ => exec::read(ctx, table, "exec", exec::Ports::Declared(ports))
+                .map(|argv| HealthCheck::Exec { argv }),
         },
         [] => {
             let message = format!("{} has no check", table.path.table_name());

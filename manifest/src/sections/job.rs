@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use crate::cron_syntax;
 use crate::model::{Job, Missed, Overlap};
-use crate::names;
 use crate::reader::{find, Ctx, Section};
+use crate::sections::exec::Ports;
 use crate::sections::{app, grants, security, system};
 
 pub(crate) const KEYS: &[&str] = &[
@@ -19,17 +19,11 @@ pub(crate) fn read(
     table: &Section<'_>,
     system_timezone: &str,
 ) -> Job {
-    if let Some(rule) = names::app_name_problem(name) {
-        ctx.error_at_key(
-            &table.path,
-            format!("`{name}` is not a valid job name"),
-            Some(rule.to_owned()),
-        );
-    }
+    super::check_name(ctx, name, table, "job");
     let schedule = schedule(ctx, table).unwrap_or_default();
     let timezone = system::timezone(ctx, table).unwrap_or_else(|| system_timezone.to_owned());
     let bundle = app::bundle(ctx, table);
-    let exec = app::required_exec(ctx, table, None);
+    let exec = app::required_exec(ctx, table, Ports::None("jobs"));
     let overlap = [
         ("skip", Overlap::Skip),
         ("queue", Overlap::Queue),

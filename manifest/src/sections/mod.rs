@@ -10,6 +10,8 @@ mod job;
 mod logging;
 mod network;
 mod security;
+mod selector;
+mod services;
 mod system;
 
 use std::collections::BTreeMap;
@@ -20,7 +22,7 @@ use crate::reader::{find, Ctx};
 use crate::tree::Node;
 
 const ROOT_KEYS: &[&str] = &[
-    "version", "system", "network", "apps", "logging", "jobs", "control", "update",
+    "version", "system", "network", "apps", "logging", "jobs", "control", "update", "services",
 ];
 
 /// The one schema version this release reads.
@@ -50,6 +52,11 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, root: &Node) -> Manifest {
             )
         })
         .collect();
+    let services = ctx
+        .named_tables(&section, "services", services::KEYS)
+        .into_iter()
+        .map(|(name, table)| (name.to_owned(), services::read(ctx, name, &table)))
+        .collect();
     Manifest {
         version: SCHEMA_VERSION,
         system,
@@ -59,7 +66,20 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, root: &Node) -> Manifest {
         jobs,
         control: deploy::control(ctx, &section),
         update: deploy::update(ctx, &section),
+        services,
         locations: Locations::default(),
+    }
+}
+
+/// Reports a table name (`web` in `[apps.web]`) that cannot be an app's,
+/// a job's or a service's: all three become host names and directories.
+fn check_name(ctx: &mut Ctx<'_>, name: &str, table: &crate::reader::Section<'_>, kind: &str) {
+    if let Some(rule) = crate::names::app_name_problem(name) {
+        ctx.error_at_key(
+            &table.path,
+            format!("`{name}` is not a valid {kind} name"),
+            Some(rule.to_owned()),
+        );
     }
 }
 

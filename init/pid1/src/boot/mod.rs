@@ -162,6 +162,13 @@ fn configure_system(manifest: &cairn_manifest::Manifest) {
     if let Err(err) = net::loopback_up() {
         tracing::warn!("loopback: {err}");
     }
+}
+
+/// The rest of step 6, which `run` starts once the cgroup tree is set up
+/// (see `cairn_supervisor::portguard::arm_hooks` for why no thread of ours
+/// may bind a socket before that): the manifest's interfaces and the
+/// clock, each on a thread of its own.
+pub(crate) fn start_network(manifest: &cairn_manifest::Manifest) {
     // Apps do not wait for links or DHCP (see net::configure_all_in_background);
     // each interface's outcome is logged when it is known.
     net::configure_all_in_background(manifest.network.interfaces.clone());

@@ -32,6 +32,7 @@ use nix::poll::PollFlags;
 
 use cairn_supervisor::cgroup::CgroupRoot;
 use cairn_supervisor::jobs::{Jobs, JobsConfig};
+use cairn_supervisor::portguard;
 use cairn_supervisor::{Supervisor, SupervisorConfig, Watch};
 
 use self::power::{signal_meaning, CadCounter, SignalMeaning};
@@ -103,6 +104,10 @@ fn setup_cgroups() -> Option<Arc<CgroupRoot>> {
         Ok(root) => {
             let names: Vec<&str> = root.enabled().iter().map(|c| c.name()).collect();
             tracing::info!("cgroups: {} for apps", names.join(", "));
+            // Before any thread of ours binds a socket: see arm_hooks.
+            if let Err(err) = portguard::arm_hooks(Path::new(CGROUP_MOUNT_POINT)) {
+                tracing::warn!("port guard hooks not armed at boot: {err}");
+            }
             Some(Arc::new(root))
         }
         Err(err) => {
@@ -168,8 +173,10 @@ pub(crate) fn run(booted: Booted) -> ! {
         &banks,
         esp.as_ref(),
     );
+    let cgroups = setup_cgroups();
+    crate::boot::start_network(&manifest);
     let config = SupervisorConfig {
-        cgroups: setup_cgroups(),
+        cgroups,
         clock_synced: Some(clock::synced_flag()),
         services: service_uids,
         ..SupervisorConfig::pid1(manifest.system.port_offset)

@@ -37,6 +37,7 @@ pub fn app_for(job: &Job, stop_grace: Duration) -> App {
         health: None,
         secrets: Default::default(),
         security: job.security.clone(),
+        uses: Vec::new(),
     }
 }
 

@@ -28,6 +28,7 @@
 //! bound keep their sockets; the guard applies to binds made after it is
 //! attached, so attach it before the app starts.
 
+mod armed;
 mod program;
 mod sys;
 
@@ -38,6 +39,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+pub use armed::arm_hooks;
 pub use program::{normalize, program, Insn, MAX_PORTS};
 
 /// The two hooks the guard attaches to, by name for messages.

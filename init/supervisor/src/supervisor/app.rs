@@ -288,6 +288,7 @@ pub(crate) mod tests {
             health: None,
             secrets: Default::default(),
             security: Default::default(),
+            uses: Vec::new(),
         }
     }
 

@@ -63,6 +63,7 @@ fn app(name: &str, restart: Restart) -> App {
         health: None,
         secrets: Default::default(),
         security: Default::default(),
+        uses: Vec::new(),
     }
 }
 

@@ -93,6 +93,7 @@ fn app() -> App {
         health: None,
         secrets: Default::default(),
         security: Default::default(),
+        uses: Vec::new(),
     }
 }
 
