@@ -13,7 +13,9 @@
 //! i > 0), runs the plan, enters the root, and drops to the app's uid with no
 //! capabilities and no_new_privs.
 //!
-//! Then it forks the app and stays behind as pid 1 of the namespace, a tiny
+//! Then it starts the app, which installs its system call filter
+//! ([`seccomp`]) just before its exec, and stays behind as pid 1 of the
+//! namespace, a tiny
 //! reaper ([`crate::sys::ns_reaper`]) like `docker run --init`: the app is
 //! pid 2, an ordinary process. Orphans the app leaves reparent to the
 //! reaper, which reaps them, so no zombie piles up in the namespace; the

@@ -4,11 +4,13 @@
 //! The clone child is pid 1 of its new PID namespace. It joins its cgroup,
 //! makes the cgroup namespace, sets the hostname, builds and enters the root,
 //! wires stdio and passed sockets, sets rlimits and drops to the app's uid
-//! with no capabilities and no_new_privs. Then it forks once more: the
-//! grandchild (pid 2 of the namespace) starts a session of its own, gets a
-//! clean signal state and execs the app; the clone child stays behind as the
-//! namespace's reaper ([`super::ns_reaper`]). The credentials are dropped
-//! before that fork, once for both, so the reaper never runs privileged.
+//! with no capabilities and no_new_privs. Then it starts the app's process
+//! ([`super::app_start`], a vfork-style clone): the grandchild (pid 2 of
+//! the namespace) starts a session of its own, gets a clean signal state,
+//! installs the system call filter and execs the app; the clone child stays
+//! behind as the namespace's reaper ([`super::ns_reaper`]). The credentials
+//! are dropped before that clone, once for both, so the reaper never runs
+//! privileged.
 //!
 //! Every signal is blocked from the start of the child until the app's
 //! exec: the reaper keeps them blocked to take them with `sigtimedwait`, and
