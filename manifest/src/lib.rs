@@ -23,6 +23,7 @@ mod reader;
 mod sections;
 mod service;
 mod suggest;
+pub mod syscalls;
 mod tree;
 mod uid;
 mod units;

@@ -126,6 +126,8 @@ pub struct App {
     /// Path inside the app's tree -> the name of a secret stored on the
     /// device, granted read-only.
     pub secrets: BTreeMap<String, String>,
+    /// Changes to the default system call filter.
+    pub security: Security,
     /// The services and other apps this app connects to, by name, as
     /// written; see [`Manifest::service_env`].
     pub uses: Vec<String>,
@@ -150,6 +152,7 @@ impl Default for App {
             limits: Limits::default(),
             health: None,
             secrets: BTreeMap::new(),
+            security: Security::default(),
             uses: Vec::new(),
         }
     }
@@ -278,6 +281,34 @@ pub struct Job {
     pub timeout: Option<Duration>,
     pub paths: BTreeMap<String, PathGrant>,
     pub limits: Limits,
+    /// Changes to the default system call filter.
+    pub security: Security,
+}
+
+/// `[apps.NAME.security]` (or a job's): how this app's system call filter
+/// differs from the default one (see docs/isolation.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Security {
+    /// In the order written; each call named once, known to x86_64 Linux.
+    pub syscalls: Vec<SyscallChange>,
+}
+
+/// One entry of `syscalls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyscallChange {
+    /// `+name`: allowed, even if the default filter denies it.
+    Allow(String),
+    /// `-name`: denied with `EPERM`, even if the default filter allows it.
+    Deny(String),
+}
+
+impl SyscallChange {
+    /// The call's name, without its sign.
+    pub fn name(&self) -> &str {
+        match self {
+            SyscallChange::Allow(name) | SyscallChange::Deny(name) => name,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -351,3 +351,39 @@ fn one_app_can_have_many_errors() {
     let lines: Vec<usize> = errors(text).iter().map(|d| d.line).collect();
     assert_eq!(lines, [2, 3, 4, 5]);
 }
+
+#[test]
+fn security_names_known_system_calls_with_a_sign() {
+    let text = app("[apps.web.security]\nsyscalls = [\"+ptrace\", \"-ptrac\"]\n");
+    assert_eq!(
+        error(&text),
+        "6:24: `ptrac` is not a system call of x86_64 Linux"
+    );
+    assert_eq!(help(&text), "did you mean `ptrace`?");
+    let text = app("[apps.web.security]\nsyscalls = [\"ptrace\"]\n");
+    assert_eq!(
+        error(&text),
+        "6:13: `ptrace` in `syscalls` in [apps.web.security] needs a `+` or `-` before the call's name"
+    );
+    let text = app("[apps.web.security]\nsyscalls = [\"+ptrace\", \"-ptrace\"]\n");
+    assert_eq!(error(&text), "6:24: `ptrace` is both allowed and denied");
+    let text = app("[apps.web.security]\nsyscal = []\n");
+    assert!(
+        error(&text).starts_with("6:1: unknown key `syscal`"),
+        "{}",
+        error(&text)
+    );
+}
+
+#[test]
+fn security_changes_are_kept_in_order() {
+    let text = app("[apps.web.security]\nsyscalls = [\"+ptrace\", \"-getcpu\"]\n");
+    let manifest = ok(&text);
+    assert_eq!(
+        manifest.apps["web"].security.syscalls,
+        vec![
+            cairn_manifest::SyscallChange::Allow("ptrace".into()),
+            cairn_manifest::SyscallChange::Deny("getcpu".into()),
+        ]
+    );
+}

@@ -252,7 +252,7 @@ fn locations_of_keys_survive_parsing() {
     assert_eq!(
         m.location("logging.remote.1.url"),
         Some(Location {
-            line: 78,
+            line: 81,
             column: 7
         })
     );

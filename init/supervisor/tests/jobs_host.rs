@@ -37,6 +37,7 @@ fn job(name: &str, schedule: &str, script: &str) -> Job {
         timeout: None,
         paths: Default::default(),
         limits: Limits::default(),
+        security: Default::default(),
     }
 }
 

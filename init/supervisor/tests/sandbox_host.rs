@@ -272,6 +272,7 @@ fn probe(mode: std::ffi::OsString) {
         )
         .map_err(std::io::Error::from),
     );
+    escapes();
     let listen: Vec<String> = ["LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"]
         .iter()
         .map(|k| std::env::var(k).unwrap_or_default())
@@ -283,6 +284,64 @@ fn probe(mode: std::ffi::OsString) {
     env.sort();
     fact("env", env.join(","));
     std::io::stdout().flush().unwrap();
+}
+
+/// The errno of a raw system call's failure, or "ok".
+fn errno_of(ret: libc::c_long) -> String {
+    if ret < 0 {
+        format!(
+            "error:{}",
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+        )
+    } else {
+        "ok".to_string()
+    }
+}
+
+/// What the filter and the masks of /proc close, seen from inside.
+fn escapes() {
+    // SAFETY: KEYCTL_GET_KEYRING_ID and unshare take no pointers.
+    let (keyctl, unshare) = unsafe {
+        (
+            libc::syscall(libc::SYS_keyctl, 0, -3, 0),
+            libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER),
+        )
+    };
+    fact("keyctl", errno_of(keyctl));
+    fact("unshare_user", errno_of(unshare));
+    for name in ["keys", "timer_list", "kcore"] {
+        let path = format!("/proc/{name}");
+        let seen = fs::read(&path).map_or_else(
+            |e| format!("error:{}", e.raw_os_error().unwrap_or(0)),
+            |bytes| bytes.len().to_string(),
+        );
+        fact(&format!("proc_{name}"), seen);
+    }
+    let acpi = fs::read_dir("/proc/acpi").map_or(-1, |d| d.count() as i64);
+    fact("proc_acpi_entries", acpi);
+    let sys = nix::sys::statvfs::statvfs("/proc/sys").map(|s| s.flags());
+    let read_only = sys.is_ok_and(|f| f.contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+    fact("proc_sys_read_only", read_only);
+}
+
+/// Checks what [`escapes`] saw: each closed, the masked files of /proc
+/// empty where this kernel has them.
+fn check_escapes(facts: &BTreeMap<String, String>) {
+    let get = |k: &str| facts.get(k).map(String::as_str).unwrap_or("missing");
+    assert_eq!(get("keyctl"), "error:1", "{facts:#?}");
+    assert_eq!(get("unshare_user"), "error:1");
+    for name in ["keys", "timer_list", "kcore"] {
+        let expected = if Path::new("/proc").join(name).exists() {
+            "0"
+        } else {
+            "error:2"
+        };
+        assert_eq!(get(&format!("proc_{name}")), expected, "/proc/{name}");
+    }
+    if Path::new("/proc/acpi").exists() {
+        assert_eq!(get("proc_acpi_entries"), "0");
+    }
+    assert_eq!(get("proc_sys_read_only"), "true");
 }
 
 struct Host {
@@ -313,6 +372,7 @@ fn app(name: &str) -> App {
         limits: Limits::default(),
         health: None,
         secrets: Default::default(),
+        security: Default::default(),
         uses: Vec::new(),
     }
 }
@@ -420,6 +480,7 @@ fn an_app_sees_only_its_grants_as_its_own_user_without_capabilities() {
     assert_eq!(get("count"), "1");
     assert_eq!(get("write_resources"), "error:30");
     assert_eq!(get("mount_proc"), "error:1", "no CAP_SYS_ADMIN");
+    check_escapes(&facts);
     assert!(get("resources").starts_with(&format!(
         "{{\"app\":\"probe\",\"instance\":0,\"uid\":{uid},\"ports\":{{\"http\":8080}},\"state_dir\":\"/var/lib/probe\""
     )), "{}", get("resources"));
@@ -695,6 +756,7 @@ fn user_namespace_host() {
     assert_eq!(get("write_state"), "ok");
     assert_eq!(get("write_resources"), "error:30");
     assert_eq!(get("mount_proc"), "error:1", "no capabilities left");
+    check_escapes(&facts);
     assert_eq!(get("notify"), "ok");
     assert_eq!(
         get("env"),

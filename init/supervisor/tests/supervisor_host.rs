@@ -43,6 +43,7 @@ fn app(name: &str, script: &str, restart: Restart) -> App {
         limits: Limits::default(),
         health: None,
         secrets: Default::default(),
+        security: Default::default(),
         uses: Vec::new(),
     }
 }

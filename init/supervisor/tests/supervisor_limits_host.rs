@@ -53,6 +53,7 @@ fn prober(declared: u16, undeclared: u16, limits: Limits) -> App {
         limits,
         health: None,
         secrets: Default::default(),
+        security: Default::default(),
         uses: Vec::new(),
     }
 }

@@ -8,7 +8,7 @@ use crate::model::{App, Restart, Sockets};
 use crate::names;
 use crate::reader::{find, Ctx, Section};
 use crate::sections::exec::{self, Ports};
-use crate::sections::{grants, health};
+use crate::sections::{grants, health, security};
 
 pub(crate) const KEYS: &[&str] = &[
     "bundle",
@@ -24,6 +24,7 @@ pub(crate) const KEYS: &[&str] = &[
     "limits",
     "health",
     "secrets",
+    "security",
     "uses",
 ];
 
@@ -68,6 +69,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, name: &str, table: &Section<'_>) -> App {
         limits: grants::limits(ctx, table),
         health: health::read(ctx, table, &ports),
         secrets: grants::secrets(ctx, table),
+        security: security::read(ctx, table),
         uses: names_list(ctx, table, "uses"),
         ports,
     };

@@ -6,11 +6,11 @@ use crate::cron_syntax;
 use crate::model::{Job, Missed, Overlap};
 use crate::reader::{find, Ctx, Section};
 use crate::sections::exec::Ports;
-use crate::sections::{app, grants, system};
+use crate::sections::{app, grants, security, system};
 
 pub(crate) const KEYS: &[&str] = &[
     "schedule", "timezone", "bundle", "exec", "env", "overlap", "missed", "timeout", "paths",
-    "limits",
+    "limits", "security",
 ];
 
 pub(crate) fn read(
@@ -46,6 +46,7 @@ pub(crate) fn read(
         timeout: ctx.positive_duration(table, "timeout").map(|t| t.value),
         paths: grants::paths(ctx, table),
         limits: grants::limits(ctx, table),
+        security: security::read(ctx, table),
     }
 }
 

@@ -9,6 +9,7 @@ mod health;
 mod job;
 mod logging;
 mod network;
+mod security;
 mod selector;
 mod services;
 mod system;

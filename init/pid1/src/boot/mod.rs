@@ -19,6 +19,7 @@ pub(crate) mod grow;
 pub(crate) mod modules;
 pub(crate) mod mounts;
 pub(crate) mod partitions;
+pub(crate) mod sysctl;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -113,6 +114,7 @@ fn early_setup() -> MountTable {
     if let Err(err) = std::fs::write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0\n") {
         tracing::warn!("low ports stay privileged: {err}");
     }
+    sysctl::apply(Path::new("/proc/sys"));
     mounts
 }
 

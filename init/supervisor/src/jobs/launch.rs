@@ -36,6 +36,7 @@ pub fn app_for(job: &Job, stop_grace: Duration) -> App {
         limits: job.limits.clone(),
         health: None,
         secrets: Default::default(),
+        security: job.security.clone(),
         uses: Vec::new(),
     }
 }
@@ -75,6 +76,7 @@ pub(crate) mod tests {
             timeout: None,
             paths: BTreeMap::new(),
             limits: Limits::default(),
+            security: Default::default(),
         }
     }
 

@@ -13,7 +13,9 @@
 //! i > 0), runs the plan, enters the root, and drops to the app's uid with no
 //! capabilities and no_new_privs.
 //!
-//! Then it forks the app and stays behind as pid 1 of the namespace, a tiny
+//! Then it starts the app, which installs its system call filter
+//! ([`seccomp`]) just before its exec, and stays behind as pid 1 of the
+//! namespace, a tiny
 //! reaper ([`crate::sys::ns_reaper`]) like `docker run --init`: the app is
 //! pid 2, an ordinary process. Orphans the app leaves reparent to the
 //! reaper, which reaps them, so no zombie piles up in the namespace; the
@@ -37,6 +39,7 @@
 mod copy;
 pub mod plan;
 pub mod resources;
+pub mod seccomp;
 pub mod writable;
 
 use std::collections::BTreeMap;
@@ -269,6 +272,31 @@ pub fn hostname(name: &str, instance: u32) -> String {
     }
 }
 
+/// The entries of [`plan::PROC_MASKS`] this kernel has (an app's `/proc`
+/// is of the same kernel as PID 1's), read once.
+fn proc_masks() -> Vec<(&'static str, plan::ProcMask)> {
+    static PRESENT: OnceLock<Vec<(&'static str, plan::ProcMask)>> = OnceLock::new();
+    PRESENT
+        .get_or_init(|| {
+            plan::PROC_MASKS
+                .into_iter()
+                .filter(|(name, _)| Path::new("/proc").join(name).exists())
+                .collect()
+        })
+        .clone()
+}
+
+/// The empty file bound over masked files of `/proc`, beside the
+/// instance's `resources.json`; made at its first start.
+fn empty_file(run: &Path) -> io::Result<PathBuf> {
+    let path = run.join("empty");
+    if !path.exists() {
+        fs::write(&path, "").map_err(context(format!("cannot create {}", path.display())))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444))?;
+    }
+    Ok(path)
+}
+
 /// Creates the instance's state directories (mode 0700, owned by `uid`;
 /// in a user namespace, by the host user, who is `uid` inside).
 fn make_state_dirs(app: &App, state: &Path, uid: Option<u32>) -> io::Result<()> {
@@ -364,6 +392,8 @@ pub fn prepare(
             .is_ok()
             .then(|| paths.notify.clone()),
         dev: paths.dev.clone(),
+        empty: empty_file(&run)?,
+        proc_masks: proc_masks(),
     };
     let notify_host = layout.notify.clone();
     let mut steps = plan::plan(app, &layout);
@@ -403,6 +433,7 @@ pub fn prepare(
             .map(|a| cstring(a.as_bytes()))
             .collect::<io::Result<_>>()?,
         env: env_strings(env)?,
+        filter: seccomp::program(&app.security)?,
     };
     Ok(Launch {
         spec,

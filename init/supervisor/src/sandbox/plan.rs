@@ -10,7 +10,11 @@
 //! 2. `/dev`: a small tmpfs with the device nodes null, zero, full, random,
 //!    urandom and tty bound from the OS's /dev, a private devpts instance,
 //!    `/dev/ptmx`, `/dev/shm` and the usual /proc/self/fd links;
-//! 3. `/proc`: a new proc of the app's own PID namespace;
+//! 3. `/proc`: a new proc of the app's own PID namespace, with what
+//!    Docker masks masked ([`PROC_MASKS`]): an empty read-only file bound
+//!    over the kernel's memory, keys and debug files, an empty read-only
+//!    tmpfs over `acpi` and `scsi`, and `sys`, `bus`, `fs` and `irq`
+//!    bound over themselves read-only;
 //! 4. `/run`: a small root-owned tmpfs holding `/run/cairn/resources.json`
 //!    (read-only) and, when PID 1 has one, the notify socket;
 //! 5. the grants, parents first: `state` paths bind the instance's directory
@@ -75,7 +79,42 @@ pub struct Layout {
     pub notify: Option<PathBuf>,
     /// The OS's /dev, whose device nodes are bound into the app's.
     pub dev: PathBuf,
+    /// An empty file, bound read-only over the masked files of `/proc`.
+    pub empty: PathBuf,
+    /// The entries of [`PROC_MASKS`] this kernel's `/proc` has.
+    pub proc_masks: Vec<(&'static str, ProcMask)>,
 }
+
+/// How an entry of an app's `/proc` is masked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcMask {
+    /// A file that reads empty and cannot be written.
+    EmptyFile,
+    /// A directory that is empty and cannot be written.
+    EmptyDir,
+    /// Stays readable; writes fail with `EROFS`.
+    ReadOnly,
+}
+
+/// What of `/proc` an app gets masked, as Docker's default does: the
+/// kernel's memory (`kcore`), the keys of the whole system, timer and
+/// scheduler internals that leak addresses and other processes' activity,
+/// the magic SysRq key; the firmware's and the SCSI bus's tables; and the
+/// kernel's settings, which no app may change.
+pub const PROC_MASKS: [(&str, ProcMask); 12] = [
+    ("kcore", ProcMask::EmptyFile),
+    ("keys", ProcMask::EmptyFile),
+    ("latency_stats", ProcMask::EmptyFile),
+    ("sched_debug", ProcMask::EmptyFile),
+    ("sysrq-trigger", ProcMask::EmptyFile),
+    ("timer_list", ProcMask::EmptyFile),
+    ("acpi", ProcMask::EmptyDir),
+    ("scsi", ProcMask::EmptyDir),
+    ("bus", ProcMask::ReadOnly),
+    ("fs", ProcMask::ReadOnly),
+    ("irq", ProcMask::ReadOnly),
+    ("sys", ProcMask::ReadOnly),
+];
 
 /// One step of building the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,7 +304,8 @@ pub fn plan(app: &App, layout: &Layout) -> Vec<Step> {
         path: proc.clone(),
         mode: 0o555,
     });
-    steps.push(Step::fs("proc", proc, NOSUID_NODEV_NOEXEC, ""));
+    steps.push(Step::fs("proc", proc.clone(), NOSUID_NODEV_NOEXEC, ""));
+    push_proc_masks(&mut steps, &proc, layout);
     push_run(&mut steps, root, layout);
     push_grants(&mut steps, app, layout, &tree_dirs);
     steps.push(Step::Mount {
@@ -332,6 +372,29 @@ fn push_dev(steps: &mut Vec<Step>, root: &Path, host_dev: &Path) {
             target: PathBuf::from(to),
             link: dev.join(link),
         });
+    }
+}
+
+fn push_proc_masks(steps: &mut Vec<Step>, proc: &Path, layout: &Layout) {
+    let read_only = RO_BIND_REMOUNT.union(MsFlags::MS_NOEXEC);
+    for (name, mask) in &layout.proc_masks {
+        let target = proc.join(name);
+        match mask {
+            ProcMask::EmptyFile => {
+                steps.push(Step::bind(layout.empty.clone(), target.clone()));
+                steps.push(Step::remount_bind(target, read_only));
+            }
+            ProcMask::EmptyDir => steps.push(Step::fs(
+                "tmpfs",
+                target,
+                MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
+                "mode=0555,size=4k",
+            )),
+            ProcMask::ReadOnly => {
+                steps.push(Step::bind(target.clone(), target.clone()));
+                steps.push(Step::remount_bind(target, read_only));
+            }
+        }
     }
 }
 

@@ -12,6 +12,12 @@ fn layout(entries: Vec<TreeEntry>) -> Layout {
         resources: PathBuf::from("/rt/apps/web/resources.json"),
         notify: Some(PathBuf::from("/rt/notify")),
         dev: PathBuf::from("/dev"),
+        empty: PathBuf::from("/rt/apps/empty"),
+        proc_masks: vec![
+            ("keys", ProcMask::EmptyFile),
+            ("acpi", ProcMask::EmptyDir),
+            ("sys", ProcMask::ReadOnly),
+        ],
     }
 }
 
@@ -87,6 +93,7 @@ fn the_whole_plan_for_a_typical_app_in_order() {
         entry("version", EntryKind::File),
     ]);
     let ro = "MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND";
+    let ro_noexec = "MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_BIND";
     let expected = [
         "mount - / - MS_REC | MS_PRIVATE -".to_string(),
         "mount tmpfs /r tmpfs MS_NOSUID | MS_NODEV mode=0755,size=1m".to_string(),
@@ -129,6 +136,11 @@ fn the_whole_plan_for_a_typical_app_in_order() {
         "symlink /r/dev/stderr -> /proc/self/fd/2".to_string(),
         "mkdir /r/proc 555".to_string(),
         "mount proc /r/proc proc MS_NOSUID | MS_NODEV | MS_NOEXEC ".to_string(),
+        "mount /rt/apps/empty /r/proc/keys - MS_BIND | MS_REC -".to_string(),
+        format!("mount - /r/proc/keys - {ro_noexec} -"),
+        "mount tmpfs /r/proc/acpi tmpfs MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC mode=0555,size=4k".to_string(),
+        "mount /r/proc/sys /r/proc/sys - MS_BIND | MS_REC -".to_string(),
+        format!("mount - /r/proc/sys - {ro_noexec} -"),
         "mkdir /r/run 755".to_string(),
         "mount tmpfs /r/run tmpfs MS_NOSUID | MS_NODEV | MS_NOEXEC mode=0755,size=1m".to_string(),
         "mkdir /r/run/cairn 755".to_string(),
@@ -220,6 +232,8 @@ fn remounts_of_binds_keep_the_flags_of_their_source() {
         changed,
         [
             "mount - /r/bin - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND | MS_RELATIME -",
+            "mount - /r/proc/keys - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_BIND | MS_RELATIME -",
+            "mount - /r/proc/sys - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_BIND | MS_RELATIME -",
             &format!("mount - /r{RESOURCES} - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND | MS_RELATIME -"),
             "mount - /r/var/lib/web - MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_NOATIME | MS_BIND -",
         ]

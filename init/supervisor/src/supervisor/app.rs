@@ -287,6 +287,7 @@ pub(crate) mod tests {
             limits: Limits::default(),
             health: None,
             secrets: Default::default(),
+            security: Default::default(),
             uses: Vec::new(),
         }
     }

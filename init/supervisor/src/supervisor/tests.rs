@@ -62,6 +62,7 @@ fn app(name: &str, restart: Restart) -> App {
         limits: Limits::default(),
         health: None,
         secrets: Default::default(),
+        security: Default::default(),
         uses: Vec::new(),
     }
 }

@@ -3,6 +3,7 @@
 //! instance's namespace. Everything in the child is async-signal-safe and
 //! works on data prepared before the clone.
 
+mod app_start;
 pub mod ns_reaper;
 pub mod sandbox_child;
 mod signal_mask;

@@ -4,11 +4,13 @@
 //! The clone child is pid 1 of its new PID namespace. It joins its cgroup,
 //! makes the cgroup namespace, sets the hostname, builds and enters the root,
 //! wires stdio and passed sockets, sets rlimits and drops to the app's uid
-//! with no capabilities and no_new_privs. Then it forks once more: the
-//! grandchild (pid 2 of the namespace) starts a session of its own, gets a
-//! clean signal state and execs the app; the clone child stays behind as the
-//! namespace's reaper ([`super::ns_reaper`]). The credentials are dropped
-//! before that fork, once for both, so the reaper never runs privileged.
+//! with no capabilities and no_new_privs. Then it starts the app's process
+//! ([`super::app_start`], a vfork-style clone): the grandchild (pid 2 of
+//! the namespace) starts a session of its own, gets a clean signal state,
+//! installs the system call filter and execs the app; the clone child stays
+//! behind as the namespace's reaper ([`super::ns_reaper`]). The credentials
+//! are dropped before that clone, once for both, so the reaper never runs
+//! privileged.
 //!
 //! Every signal is blocked from the start of the child until the app's
 //! exec: the reaper keeps them blocked to take them with `sigtimedwait`, and
@@ -105,6 +107,9 @@ pub struct SandboxSpec {
     pub argv: Vec<CString>,
     /// `KEY=VALUE`, the whole environment.
     pub env: Vec<CString>,
+    /// The seccomp program the app's process installs just before its
+    /// exec; empty: none (at most 4096 instructions, as the kernel takes).
+    pub filter: Vec<libc::sock_filter>,
 }
 
 /// The most descriptors passed to one child.
@@ -132,10 +137,12 @@ pub enum Stage {
     Exec,
     /// Waiting for the parent to map the user namespace's ids.
     UserNamespace,
+    /// Installing the system call filter.
+    Seccomp,
 }
 
 /// Every stage, indexed by its number in a report.
-pub(super) const STAGES: [Stage; 16] = [
+pub(super) const STAGES: [Stage; 17] = [
     Stage::Signals,
     Stage::Session,
     Stage::Cgroup,
@@ -152,6 +159,7 @@ pub(super) const STAGES: [Stage; 16] = [
     Stage::Fork,
     Stage::Exec,
     Stage::UserNamespace,
+    Stage::Seccomp,
 ];
 
 /// The size of a failure report: stage, step index, errno (native endian).
@@ -439,7 +447,7 @@ unsafe fn setup(
 ///
 /// # Safety
 /// Async-signal-safe.
-unsafe fn exec_app(
+pub(super) unsafe fn exec_app(
     spec: &SandboxSpec,
     first_free: libc::c_int,
     argv: &[*const libc::c_char],
@@ -461,14 +469,50 @@ unsafe fn exec_app(
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
+        // Last, so nothing of the setup is filtered; no_new_privs, which
+        // an unprivileged filter needs, is set already.
+        if let Err(code) = install_filter(&spec.filter) {
+            return (Stage::Seccomp, 0, code);
+        }
         libc::execve(spec.program.as_ptr(), argv.as_ptr(), envp.as_ptr());
         (Stage::Exec, 0, errno())
     }
 }
 
+/// Installs `filter` for this process and what it execs and forks.
+///
+/// # Safety
+/// Async-signal-safe.
+pub(crate) unsafe fn install_filter(filter: &[libc::sock_filter]) -> Result<(), i32> {
+    if filter.is_empty() {
+        return Ok(());
+    }
+    let program = libc::sock_fprog {
+        len: u16::try_from(filter.len()).map_err(|_| libc::E2BIG)?,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: the kernel copies the program in; it only reads `program`
+    // and the instructions it points to, both alive for the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            std::ptr::from_ref(&program),
+        )
+    };
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
 /// A fork without glibc's fork handlers (their locks may be held by a
 /// thread that does not exist in this copy); returns the child's pid, 0 in
-/// the child, or -1.
+/// the child, or -1. The tests' stand-in for a namespace's reaper; the
+/// reaper itself starts the app with [`super::app_start`].
 ///
 /// # Safety
 /// Async-signal-safe; the child must keep to async-signal-safe calls.
@@ -491,7 +535,7 @@ pub(super) unsafe fn raw_fork() -> libc::c_long {
 ///
 /// # Safety
 /// Async-signal-safe.
-unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
+pub(super) unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
     let mut message = [0u8; REPORT_LEN];
     message[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
     message[4..8].copy_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_ne_bytes());
@@ -528,11 +572,7 @@ pub(super) unsafe fn run(
                 libc::_exit(127);
             }
         };
-        match raw_fork() {
-            0 => {
-                report(report_fd, exec_app(spec, first_free, argv, envp));
-                libc::_exit(127);
-            }
+        match super::app_start::start_app(spec, first_free, argv, envp, report_fd) {
             app if app > 0 => {
                 super::ns_reaper::reap_until_exit(libc::pid_t::try_from(app).unwrap_or(2))
             }

@@ -92,6 +92,7 @@ fn app() -> App {
         limits: Limits::default(),
         health: None,
         secrets: Default::default(),
+        security: Default::default(),
         uses: Vec::new(),
     }
 }

@@ -12,6 +12,7 @@
 //! cairn-testapp writable-copy DIR FILE RO write its writable copies DIR and FILE (`testapp: fact K V`); exit 0 after odd starts
 //! cairn-testapp fill-state ROOM HOLD      fill $STATE_DIR until the disk is full, free ROOM MiB, rewrite them after HOLD s, delete all
 //! cairn-testapp deploy-probe TAG SECRET   count starts in $STATE_DIR, tell whether SECRET is there (mode, owner, checksum), sleep until SIGTERM
+//! cairn-testapp escapes                   try each way out of the sandbox (`testapp: fact K V`), then answer 200 on $PORT_HTTP until SIGTERM
 //! ```
 
 use std::io::Write;
@@ -24,6 +25,8 @@ use signal_hook::iterator::Signals;
 
 #[path = "testapp/deploy.rs"]
 mod deploy;
+#[path = "testapp/escapes.rs"]
+mod escapes;
 #[path = "testapp/fill.rs"]
 mod fill;
 #[path = "testapp/flood.rs"]
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         ["tick", ms] => flood::tick(ms),
         ["fill-state", room, hold] => fill::fill_state(room, hold),
         ["deploy-probe", tag, secret] => deploy::deploy_probe(tag, secret),
+        ["escapes"] => escapes::escapes(),
         _ => Err(
             "usage: cairn-testapp crash-after SECS [CODE] | orphans N | sleep | ignore-term \
              | cat FILE | ids | http-status CODE | notify-ready"
