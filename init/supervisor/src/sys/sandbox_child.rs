@@ -447,7 +447,7 @@ unsafe fn setup(
 ///
 /// # Safety
 /// Async-signal-safe.
-pub(super) unsafe fn exec_app(
+unsafe fn exec_app(
     spec: &SandboxSpec,
     first_free: libc::c_int,
     argv: &[*const libc::c_char],
@@ -535,7 +535,7 @@ pub(super) unsafe fn raw_fork() -> libc::c_long {
 ///
 /// # Safety
 /// Async-signal-safe.
-pub(super) unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
+unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
     let mut message = [0u8; REPORT_LEN];
     message[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
     message[4..8].copy_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_ne_bytes());
@@ -544,6 +544,30 @@ pub(super) unsafe fn report(fd: RawFd, (stage, index, code): Failure) {
     // the parent with an exit status instead of a reason, nothing worse.
     unsafe {
         libc::write(fd, message.as_ptr().cast(), message.len());
+    }
+}
+
+/// What the app's process reads, on the reaper's stack, which stays put
+/// while the reaper waits for the exec.
+struct AppStart<'a> {
+    spec: &'a SandboxSpec,
+    first_free: libc::c_int,
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+    report_fd: RawFd,
+}
+
+/// The app's process, started by [`super::app_start::vfork_run`]: installs
+/// the filter and execs (in [`exec_app`]), or reports why not and exits.
+extern "C" fn app_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `AppStart` of `run`, alive until this process
+    // execs or exits, since CLONE_VFORK holds the reaper until then; what
+    // follows is async-signal-safe and ends in exec or `_exit`.
+    unsafe {
+        let start = &*arg.cast::<AppStart<'_>>();
+        let failure = exec_app(start.spec, start.first_free, start.argv, start.envp);
+        report(start.report_fd, failure);
+        libc::_exit(127)
     }
 }
 
@@ -572,7 +596,15 @@ pub(super) unsafe fn run(
                 libc::_exit(127);
             }
         };
-        match super::app_start::start_app(spec, first_free, argv, envp, report_fd) {
+        let mut start = AppStart {
+            spec,
+            first_free,
+            argv,
+            envp,
+            report_fd,
+        };
+        let arg = std::ptr::from_mut(&mut start).cast::<libc::c_void>();
+        match super::app_start::vfork_run(app_main, arg) {
             app if app > 0 => {
                 super::ns_reaper::reap_until_exit(libc::pid_t::try_from(app).unwrap_or(2))
             }
